@@ -1,0 +1,259 @@
+"""The `sagert` command. Errors a user can fix are one line and exit code 2."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+from rich.text import Text
+
+from sagert import __version__
+from sagert.cli.progress import stage_progress
+from sagert.config import ROLES, RunConfig, load_config
+from sagert.context import ModelPool, RunContext
+from sagert.errors import UserError
+from sagert.models.model import ModelCallError
+from sagert.models.provider import providers
+from sagert.models.types import Message
+from sagert.pipeline import StageSummary, run_stage, stages
+from sagert.registry import load_entry_point_plugins
+from sagert.sources import read_prompts
+from sagert.templates import Templates
+from sagert.terminal import plain
+
+EXIT_USAGE = 2
+LIST_KINDS = ("providers", "stages", "templates", "roles")
+
+app = typer.Typer(
+    name="sagert",
+    help="SAGE-RT safety data: generate, judge, evaluate, align.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+models_app = typer.Typer(help="Model providers and the roles of a config.", invoke_without_command=True)
+app.add_typer(models_app, name="models")
+
+ConfigOption = typer.Option(None, "--config", "-c", help="Run config (YAML); default: built-in.")
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+def _err_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sagert {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors."),
+) -> None:
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    handler = RichHandler(console=_err_console(), show_path=debug, markup=False)
+    logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
+    logging.getLogger("sagert").setLevel(level)
+    load_entry_point_plugins()
+
+
+def _config(path: Path | None) -> RunConfig:
+    return load_config(path) if path is not None else RunConfig()
+
+
+@app.command()
+def init(
+    path: Path = typer.Argument(Path("sagert.yaml"), help="Where to write the config."),
+    name: str | None = typer.Option(None, help="Run name (default: quickstart)."),
+    force: bool = typer.Option(False, help="Overwrite an existing file."),
+) -> None:
+    """Write a commented starter config."""
+    if path.exists() and not force:
+        raise UserError("file exists", file=path, fix="pass --force to overwrite, or pick a new path")
+    text = files("sagert").joinpath("data/starter.yaml").read_text(encoding="utf-8")
+    if name:
+        text = text.replace("name: quickstart", f"name: {name}", 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    load_config(path)  # what we write must load
+    typer.echo(f"wrote {path}")
+
+
+@models_app.callback()
+def models_overview(ctx: typer.Context, config: Path | None = ConfigOption) -> None:
+    """Providers and the model each role uses."""
+    if ctx.invoked_subcommand is not None:
+        return
+    cfg = _config(config)
+    console = _console()
+    table = Table("provider", "description", title="providers")
+    for entry in providers:
+        table.add_row(entry.name, entry.description)
+    console.print(table)
+    roles = Table("role", "model", "base_url", "max_connections", "from", title="roles")
+    for role in ROLES:
+        spec = cfg.models.for_role(role)
+        source = "config" if cfg.models.configured(role) else "generator"
+        roles.add_row(
+            role, spec.model, spec.base_url or "-", str(spec.max_connections or "default"), source
+        )
+    console.print(roles)
+
+
+@models_app.command("test")
+def models_test(
+    role: str = typer.Argument(..., help=f"One of: {', '.join(ROLES)}."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """One real call to ROLE's model: prints latency, tokens and the answer."""
+    cfg = _config(config)
+    if role not in ROLES:
+        raise UserError(f"unknown role {role!r}", fix=f"use one of: {', '.join(ROLES)}")
+    prompt = Templates(cfg.templates_dir).render("models/smoke_test.j2")
+    asyncio.run(_models_test(cfg, role, prompt))
+
+
+async def _models_test(cfg: RunConfig, role: str, prompt: str) -> None:
+    pool = ModelPool({r: cfg.models.for_role(r) for r in ROLES}, cache=None)
+    try:
+        model = pool.role(role)
+        started = time.perf_counter()
+        try:
+            out = await model.generate([Message(role="user", content=prompt)], use_cache=False)
+        except ModelCallError as exc:
+            raise UserError(f"{role}: the call failed: {exc}", fix="check the model and server") from exc
+        elapsed = time.perf_counter() - started
+    finally:
+        await pool.aclose()
+    console = _console()
+    console.print(Text(f"{role}: {model.spec.model}"))
+    console.print(
+        Text(
+            f"latency {elapsed:.2f} s, prompt tokens {out.usage.prompt_tokens}, "
+            f"completion tokens {out.usage.completion_tokens}, finish {out.finish_reason}"
+        )
+    )
+    console.print(Text(plain(out.text, limit=400)))
+
+
+@app.command("list")
+def list_kind(
+    kind: str = typer.Argument(..., help=f"One of: {', '.join(LIST_KINDS)}."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """List registered plugins of one kind."""
+    console = _console()
+    if kind == "providers":
+        rows = [(e.name, e.description) for e in providers]
+    elif kind == "stages":
+        import sagert.stages  # noqa: F401  (registers built-in stages)
+
+        rows = [(e.name, e.description) for e in stages]
+    elif kind == "templates":
+        tpl = Templates(_config(config).templates_dir)
+        rows = [(name, tpl.source_of(name)) for name in tpl.names()]
+    elif kind == "roles":
+        rows = [(r, "") for r in ROLES]
+    else:
+        raise UserError(f"unknown kind {kind!r}", fix=f"use one of: {', '.join(LIST_KINDS)}")
+    table = Table("name", "description" if kind != "templates" else "from", title=kind)
+    for name, desc in rows:
+        table.add_row(name, desc)
+    console.print(table)
+
+
+@app.command()
+def respond(
+    config: Path = typer.Argument(..., help="Run config (YAML)."),
+    input: Path = typer.Option(..., "--input", "-i", help="Prompts: .jsonl, .csv, .tsv or .txt."),
+    column: str = typer.Option("prompt", help="The prompt column or field."),
+    role: str | None = typer.Option(None, help="Answering role (default: stages.respond.role)."),
+) -> None:
+    """A role answers every prompt of a file; re-running resumes."""
+    import sagert.stages  # noqa: F401  (registers built-in stages)
+    from sagert.stages.respond import Respond
+
+    cfg = load_config(config)
+    settings = cfg.stages.respond
+    if role is not None:
+        if role not in ROLES:
+            raise UserError(f"unknown role {role!r}", fix=f"use one of: {', '.join(ROLES)}")
+        settings = settings.model_copy(update={"role": role})
+    list(read_prompts(input, column))  # validate the whole file before any model call
+    stage = Respond(settings)
+    summary = asyncio.run(_run_one_stage(cfg, stage, input, column, settings.concurrency))
+    _print_summary(cfg, [summary])
+
+
+async def _run_one_stage(
+    cfg: RunConfig, stage: Any, input: Path, column: str, concurrency: int
+) -> StageSummary:
+    ctx = RunContext.open(cfg)
+    file_log = logging.FileHandler(ctx.store.log_path, encoding="utf-8")
+    file_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("sagert").addHandler(file_log)
+    try:
+        total = sum(1 for _ in read_prompts(input, column))
+        with stage_progress(stage.name, total) as advance:
+            return await run_stage(
+                stage, read_prompts(input, column), ctx, concurrency=concurrency, on_progress=advance
+            )
+    finally:
+        await ctx.aclose()
+        logging.getLogger("sagert").removeHandler(file_log)
+        file_log.close()
+
+
+def _print_summary(cfg: RunConfig, summaries: list[StageSummary]) -> None:
+    console = _console()
+    table = Table("stage", "inputs", "already done", "written", "failed", "seconds", title="stages")
+    for s in summaries:
+        table.add_row(
+            s.name, str(s.inputs), str(s.skipped_done), str(s.written), str(s.failed),
+            f"{s.seconds:.1f}",
+        )
+    console.print(table)
+    calls = Table(
+        "model", "roles", "calls", "cache hits", "retries", "failures", "prompt tok",
+        "completion tok", title="models",
+    )
+    for name, st in (summaries[-1].calls if summaries else {}).items():
+        calls.add_row(
+            name, ",".join(st["roles"]), str(st["calls"]), str(st["cache_hits"]),
+            str(st["retries"]), str(st["failures"]), str(st["prompt_tokens"]),
+            str(st["completion_tokens"]),
+        )
+    console.print(calls)
+    console.print(Text(f"run: {cfg.run_dir}"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one line and exit 2 for a user error, a traceback only with --debug."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        app(args=args, prog_name="sagert", standalone_mode=True)
+    except UserError as exc:
+        if debug:
+            raise
+        _err_console().print(Text(f"error: {exc.one_line()}"), soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        _err_console().print("interrupted; re-run the same command to resume")
+        sys.exit(130)

@@ -1,0 +1,109 @@
+"""The run config: YAML into a strict pydantic RunConfig (unknown keys are errors)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from sagert.errors import ConfigError
+from sagert.models.spec import ModelSpec
+from sagert.validation import validate
+
+RoleName = Literal["generator", "aligned", "unaligned", "target", "judge"]
+ROLES: tuple[RoleName, ...] = ("generator", "aligned", "unaligned", "target", "judge")
+EMBEDDED_MODEL = "llamacpp/smollm2"
+
+
+class ModelsConfig(BaseModel):
+    """A model per role; a role left out uses the generator's model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    generator: ModelSpec = Field(default_factory=lambda: ModelSpec(model=EMBEDDED_MODEL))
+    aligned: ModelSpec | None = None
+    unaligned: ModelSpec | None = None
+    target: ModelSpec | None = None
+    judge: ModelSpec | None = None
+
+    def for_role(self, role: RoleName) -> ModelSpec:
+        spec: ModelSpec | None = getattr(self, role)
+        return spec if spec is not None else self.generator
+
+    def configured(self, role: RoleName) -> bool:
+        return getattr(self, role) is not None
+
+
+class RespondStage(BaseModel):
+    """`sagert respond`: a role answers every prompt of an input file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: RoleName = "target"
+    n_samples: int = Field(default=1, ge=1, le=100)
+    concurrency: int = Field(default=64, ge=1, le=4096, description="Records in flight.")
+
+
+class StagesConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    respond: RespondStage = Field(default_factory=RespondStage)
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        default="default",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
+        description="Run name: the folder under runs_dir.",
+    )
+    seed: int = 0
+    runs_dir: Path = Field(default=Path("runs"), description="Relative to the working directory.")
+    cache: bool = Field(default=True, description="Keep model answers in the run's SQLite cache.")
+    templates_dir: Path | None = Field(
+        default=None, description="A folder whose templates override the built-in ones."
+    )
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    stages: StagesConfig = Field(default_factory=StagesConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.runs_dir / self.name
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(
+            self.model_dump(mode="json", exclude_none=True), sort_keys=False, allow_unicode=True
+        )
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read and validate; every problem is a ConfigError naming the file and field."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            "config file not found", file=path, fix=f"check the path, or create one: sagert init {path}"
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 text", file=path, fix="save the file as UTF-8") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(
+            str(problem), file=path, field=where, fix="correct the YAML syntax"
+        ) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"the top level is a {type(data).__name__}, not a mapping",
+            file=path,
+            fix="write key: value pairs (see sagert init)",
+        )
+    data.update(overrides or {})
+    return validate(RunConfig, data, file=str(path))

@@ -1,0 +1,151 @@
+"""The Model wrapper: retries, a concurrency limit, the cache and accounting around a provider."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import asdict, dataclass
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from sagert.models.cache import ResponseCache, cache_key
+from sagert.models.provider import ModelProvider, ProviderError
+from sagert.models.spec import RetryPolicy
+from sagert.models.types import GenerateConfig, Message, ModelOutput
+
+log = logging.getLogger(__name__)
+
+
+class ModelCallError(Exception):
+    """A call that failed for good: after the retry limit, or on a non-retryable error."""
+
+    def __init__(self, model: str, attempts: int, cause: BaseException) -> None:
+        self.model = model
+        self.attempts = attempts
+        self.cause = cause
+        self.raw = getattr(cause, "raw", None)
+        reason = f"{type(cause).__name__}: {cause}".rstrip(": ")
+        super().__init__(f"{model}: failed after {attempts} attempt(s): {reason}")
+
+
+@dataclass
+class ModelStats:
+    """Counters a run summary reports; `calls` counts real provider calls (attempts)."""
+
+    requests: int = 0
+    calls: int = 0
+    cache_hits: int = 0
+    retries: int = 0
+    failures: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    call_seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+class Model:
+    """One backend as the pipeline sees it; providers stay tiny because this owns the rest."""
+
+    def __init__(
+        self,
+        provider: ModelProvider,
+        *,
+        max_connections: int | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 120.0,
+        cache: ResponseCache | None = None,
+    ) -> None:
+        self.provider = provider
+        self.name = provider.name
+        self.max_connections = max_connections or provider.default_max_connections
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self.cache = cache
+        self.stats = ModelStats()
+        self._semaphore = asyncio.Semaphore(self.max_connections)
+
+    async def generate(
+        self,
+        messages: list[Message],
+        config: GenerateConfig | None = None,
+        *,
+        use_cache: bool = True,
+    ) -> ModelOutput:
+        """One answer; raises ModelCallError when the call fails for good."""
+        config = config or GenerateConfig()
+        self.stats.requests += 1
+        key = None
+        if self.cache is not None and use_cache:
+            key = cache_key(self.provider.identity(), messages, config)
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.stats.cache_hits += 1
+                return hit.model_copy(update={"cached": True})
+        output = await self._call_with_retries(messages, config)
+        if key is not None and self.cache is not None:
+            self.cache.put(key, output)
+        return output
+
+    async def _call_with_retries(
+        self, messages: list[Message], config: GenerateConfig
+    ) -> ModelOutput:
+        attempts = 0
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.retry.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception(self.provider.is_retryable),
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    return await self._call_once(messages, config)
+        except Exception as exc:
+            self.stats.failures += 1
+            raise ModelCallError(self.name, attempts, exc) from exc
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    async def _call_once(self, messages: list[Message], config: GenerateConfig) -> ModelOutput:
+        async with self._semaphore:
+            self.stats.calls += 1
+            started = time.perf_counter()
+            try:
+                async with asyncio.timeout(self.timeout):
+                    output = await self.provider.generate(messages, config)
+            except TimeoutError as exc:
+                raise TimeoutError(f"no answer within {self.timeout:g} s") from exc
+            finally:
+                self.stats.call_seconds += time.perf_counter() - started
+        self.stats.prompt_tokens += output.usage.prompt_tokens
+        self.stats.completion_tokens += output.usage.completion_tokens
+        return output
+
+    def _wait(self, state: RetryCallState) -> float:
+        policy = self.retry
+        backoff: float = wait_exponential_jitter(
+            initial=policy.initial_wait, max=policy.max_wait, jitter=policy.jitter
+        )(state)
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, ProviderError) and exc.retry_after is not None:
+            return min(max(exc.retry_after, backoff), policy.max_retry_after)
+        return backoff
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        self.stats.retries += 1
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.debug("%s: retry %d in %.2fs after %r", self.name, state.attempt_number, wait, exc)
+
+    async def aclose(self) -> None:
+        await self.provider.aclose()

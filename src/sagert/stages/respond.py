@@ -1,0 +1,60 @@
+"""`respond`: a role answers each prompt, n samples, each sample with its own seed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sagert.config import RespondStage, RoleName
+from sagert.context import RunContext
+from sagert.models.model import ModelCallError
+from sagert.models.types import GenerateConfig, Message
+from sagert.pipeline import stages
+from sagert.store.records import Record, Response, stable_id
+
+
+@stages.register("respond", "A role answers every prompt (n samples each).")
+@dataclass
+class Respond:
+    name: ClassVar[str] = "respond"
+    needs: ClassVar[tuple[str, ...]] = ("prompt",)
+    makes: ClassVar[tuple[str, ...]] = ("responses",)
+
+    settings: RespondStage
+
+    def spec(self) -> dict[str, Any]:
+        return self.settings.model_dump()
+
+    async def process(self, record: Record, ctx: RunContext) -> list[Record]:
+        role: RoleName = self.settings.role
+        model = ctx.role(role)
+        user = ctx.templates.render("respond/user.j2", prompt=record.prompt or "")
+        answers: list[Response] = []
+        for sample in range(self.settings.n_samples):
+            seed = _sample_seed(ctx.config.seed, record.id, sample)
+            try:
+                out = await model.generate(
+                    [Message(role="user", content=user)], GenerateConfig(seed=seed)
+                )
+            except ModelCallError as exc:
+                return [
+                    record.failed(
+                        self.name, str(exc), raw=[exc.raw] if exc.raw else [], attempts=exc.attempts
+                    )
+                ]
+            answers.append(
+                Response(
+                    text=out.text,
+                    model=model.spec.model,
+                    sample=sample,
+                    finish_reason=out.finish_reason,
+                    prompt_tokens=out.usage.prompt_tokens,
+                    completion_tokens=out.usage.completion_tokens,
+                )
+            )
+        return [record.child(self.name, responses={**record.responses, role: answers})]
+
+
+def _sample_seed(run_seed: int, record_id: str, sample: int) -> int:
+    """Reproducible, distinct per sample, so n samples are n different cached answers."""
+    return int(stable_id(run_seed, record_id, sample)[:8], 16)
