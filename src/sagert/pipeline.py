@@ -30,6 +30,10 @@ class Stage(Protocol):
         """Settings that shaped this stage's output, for the manifest."""
         ...
 
+    def roles(self) -> tuple[str, ...]:
+        """Model roles this stage calls: built before any record, so a bad config fails fast."""
+        ...
+
 
 stages: Registry[type[Stage]] = Registry("stage")
 
@@ -60,6 +64,9 @@ async def run_stage(
     """Each input yields its outputs in one append; an input already done is skipped."""
     summary = StageSummary(stage.name)
     started = time.perf_counter()
+    for role in stage.roles():
+        ctx.role(role)
+    stats_before = ctx.models.stats_by_model()
     with ctx.store.stage_file(stage.name) as out:
         summary.torn_bytes_dropped = out.torn_bytes
         failed_before = out.failed
@@ -94,7 +101,7 @@ async def run_stage(
             await asyncio.gather(*tasks)
         summary.failed = out.failed - failed_before
     summary.seconds = time.perf_counter() - started
-    summary.calls = ctx.models.stats_by_model()
+    summary.calls = _stats_delta(stats_before, ctx.models.stats_by_model())
     ctx.store.record_stage(stage.name, stage.spec(), summary.as_dict())
     return summary
 
@@ -112,3 +119,17 @@ async def _process_safely(stage: Stage, record: Record, ctx: RunContext) -> list
         if r.parent_id != record.id:
             raise RuntimeError(f"{stage.name}: output {r.id} does not point back to {record.id}")
     return results
+
+
+def _stats_delta(
+    before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """This stage's share of each model's counters."""
+    delta: dict[str, dict[str, Any]] = {}
+    for name, now in after.items():
+        then = before.get(name, {})
+        delta[name] = {
+            key: (value - then.get(key, 0) if isinstance(value, int | float) else value)
+            for key, value in now.items()
+        }
+    return delta

@@ -47,7 +47,8 @@ ConfigOption = typer.Option(None, "--config", "-c", help="Run config (YAML); def
 
 
 def _console() -> Console:
-    return Console(highlight=False)
+    # Piped output is read by programs and tests: do not wrap table cells at 80 columns.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 def _err_console() -> Console:

@@ -72,6 +72,9 @@ class Model:
         self.cache = cache
         self.stats = ModelStats()
         self._semaphore = asyncio.Semaphore(self.max_connections)
+        self._backoff = wait_exponential_jitter(
+            multiplier=self.retry.initial_wait, max=self.retry.max_wait, jitter=self.retry.jitter
+        )
 
     async def generate(
         self,
@@ -133,9 +136,7 @@ class Model:
 
     def _wait(self, state: RetryCallState) -> float:
         policy = self.retry
-        backoff: float = wait_exponential_jitter(
-            initial=policy.initial_wait, max=policy.max_wait, jitter=policy.jitter
-        )(state)
+        backoff: float = self._backoff(state)
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, ProviderError) and exc.retry_after is not None:
             return min(max(exc.retry_after, backoff), policy.max_retry_after)

@@ -25,6 +25,9 @@ class Respond:
     def spec(self) -> dict[str, Any]:
         return self.settings.model_dump()
 
+    def roles(self) -> tuple[str, ...]:
+        return (self.settings.role,)
+
     async def process(self, record: Record, ctx: RunContext) -> list[Record]:
         role: RoleName = self.settings.role
         model = ctx.role(role)

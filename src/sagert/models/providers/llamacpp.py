@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ class LlamaCppProvider:
         self.default_max_connections = args.n_parallel
         self._server: Any = None
         self._pool = ThreadPoolExecutor(max_workers=args.n_parallel, thread_name_prefix="llamacpp")
-        self._lock = asyncio.Lock()
+        self._lock = threading.Lock()  # not asyncio's: a provider may outlive one event loop
 
     def identity(self) -> dict[str, Any]:
         return {"provider": "llamacpp", "model": self.name, "gguf": str(self._gguf or "embedded")}
@@ -64,12 +65,21 @@ class LlamaCppProvider:
         params.verbosity = -1
         return xllamacpp.Server(params)
 
-    async def _engine(self) -> Any:
-        async with self._lock:
+    def _load_once(self) -> Any:
+        with self._lock:
             if self._server is None:
-                loop = asyncio.get_running_loop()
-                self._server = await loop.run_in_executor(self._pool, self._load)
-        return self._server
+                self._server = self._load()
+            return self._server
+
+    async def _engine(self) -> Any:
+        if self._server is not None:
+            return self._server
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._load_once)
+
+    async def http_base_url(self) -> str:
+        """llama.cpp's own OpenAI-compatible server, started by the engine on 127.0.0.1."""
+        server = await self._engine()
+        return f"{str(server.listening_address).rstrip('/')}/v1"
 
     @staticmethod
     def request_body(messages: list[Message], config: GenerateConfig) -> dict[str, Any]:

@@ -1,0 +1,258 @@
+"""Orchestration efficiency: how close sagert's client path gets to the ideal throughput.
+
+N requests at concurrency C go through sagert's own ``Model`` wrapper and ``OpenAIProvider``
+(cache off, default retry policy) to the project's OpenAI-compatible test server, run in a
+separate process with a fixed latency per reply. With a perfect client the wall time would be
+``N / C * latency``; the benchmark reports the measured wall time against that ideal, and the
+client's CPU seconds per request (what limits it on a small machine).
+
+    python benchmarks/throughput.py                      # N=2000 at C=256 and C=64, 0.2 s
+    python benchmarks/throughput.py --n 5000 --c 128 --latency 0.1 --repeat 3
+    python benchmarks/throughput.py --raw                # also a bare aiohttp loop, no sagert
+
+It reports and never asserts: the exit code is 0 whatever the numbers (PASS / BELOW TARGET is
+printed per run). docs/performance.md has the measured numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from sagert.models.model import Model
+from sagert.models.providers.openai import OpenAIProvider
+from sagert.models.types import Message
+
+DEFAULT_CONFIGS = [(2000, 256, 0.2), (2000, 64, 0.2)]
+
+
+def target_for(c: int) -> float:
+    """The fraction of ideal a run should reach: 90% up to C=64, 80% above."""
+    return 0.90 if c <= 64 else 0.80
+
+
+@dataclass
+class Result:
+    mode: str
+    n: int
+    c: int
+    latency: float
+    wall: float
+    client_cpu: float
+    server_cpu: float | None
+    errors: int
+
+    @property
+    def ideal_wall(self) -> float:
+        return self.n / self.c * self.latency
+
+    @property
+    def rps(self) -> float:
+        return self.n / self.wall
+
+    @property
+    def ideal_rps(self) -> float:
+        return self.c / self.latency
+
+    @property
+    def fraction(self) -> float:
+        return self.ideal_wall / self.wall
+
+
+# -- the server, in its own process ------------------------------------------------------------
+
+
+def _proc_cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process from /proc (Linux); None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@contextlib.contextmanager
+def test_server(latency: float, server_args: list[str]) -> Iterator[tuple[str, int]]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "sagert.testing.openai_server",
+        "--port",
+        "0",
+        "--latency",
+        str(latency),
+        *server_args,
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        prefix = "listening on "
+        if not line.startswith(prefix):
+            raise RuntimeError(f"test server did not start: {line!r}")
+        yield line.removeprefix(prefix), proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# -- the two clients ------------------------------------------------------------------------
+
+
+def _messages(i: int) -> list[Message]:
+    return [Message(role="user", content=f"question number {i}: what is {i} plus {i}?")]
+
+
+async def run_sagert(base_url: str, n: int, c: int) -> int:
+    provider = OpenAIProvider("openai/test-model", "test-model", base_url)
+    model = Model(provider, max_connections=c, cache=None)
+    prompts = [_messages(i) for i in range(n)]
+    try:
+        results = await asyncio.gather(
+            *(model.generate(p) for p in prompts), return_exceptions=True
+        )
+    finally:
+        await model.aclose()
+    return sum(isinstance(r, BaseException) for r in results)
+
+
+async def run_raw(base_url: str, n: int, c: int) -> int:
+    """A bare aiohttp loop: same requests, no sagert (its overhead is the difference)."""
+    url = f"{base_url}/chat/completions"
+    semaphore = asyncio.Semaphore(c)
+    errors = 0
+
+    async def one(i: int) -> None:
+        nonlocal errors
+        body = {
+            "model": "test-model",
+            "messages": [{"role": "user", "content": f"question number {i}: what is {i}?"}],
+        }
+        async with semaphore:
+            try:
+                async with session.post(url, json=body) as resp:
+                    raw = await resp.read()
+                    if resp.status != 200:
+                        errors += 1
+                        return
+                json.loads(raw)["choices"][0]["message"]["content"]
+            except (aiohttp.ClientError, ValueError, KeyError):
+                errors += 1
+
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(one(i) for i in range(n)))
+    return errors
+
+
+CLIENTS: dict[str, Callable[[str, int, int], Awaitable[int]]] = {
+    "sagert": run_sagert,
+    "raw": run_raw,
+}
+
+
+def measure(
+    mode: str, n: int, c: int, latency: float, server_args: list[str], use_uvloop: bool
+) -> Result:
+    client = CLIENTS[mode]
+    with test_server(latency, server_args) as (base_url, pid):
+        server_cpu0 = _proc_cpu_seconds(pid)
+        cpu0 = time.process_time()
+        t0 = time.perf_counter()
+        errors = _run(client(base_url, n, c), use_uvloop)
+        wall = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
+        server_cpu1 = _proc_cpu_seconds(pid)
+    server_cpu = (
+        server_cpu1 - server_cpu0 if server_cpu0 is not None and server_cpu1 is not None else None
+    )
+    return Result(mode, n, c, latency, wall, cpu, server_cpu, errors)
+
+
+def _run(coro: Awaitable[int], use_uvloop: bool) -> int:
+    async def main() -> int:
+        return await coro
+
+    if use_uvloop:
+        uvloop: Any = importlib.import_module("uvloop")
+        return int(uvloop.run(main()))
+    return asyncio.run(main())
+
+
+def report(r: Result) -> str:
+    target = target_for(r.c)
+    verdict = "PASS" if r.fraction >= target and r.errors == 0 else "BELOW TARGET"
+    server = f"{r.server_cpu / r.n * 1000:.3f}" if r.server_cpu is not None else "n/a"
+    return (
+        f"{r.mode:<7} N={r.n:<6} C={r.c:<5} latency={r.latency:g}s  wall={r.wall:.3f}s  "
+        f"req/s={r.rps:.0f}  ideal req/s={r.ideal_rps:.0f}  "
+        f"{r.fraction * 100:.1f}% of ideal (target {target * 100:.0f}%)  "
+        f"client CPU/req={r.client_cpu / r.n * 1000:.3f}ms  server CPU/req={server}ms  "
+        f"errors={r.errors}  {verdict}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--n", type=int, help="requests per run")
+    parser.add_argument("--c", type=int, help="concurrency")
+    parser.add_argument("--latency", type=float, help="server latency per reply, seconds")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per config")
+    parser.add_argument("--raw", action="store_true", help="also run a bare aiohttp client")
+    parser.add_argument(
+        "--uvloop", action="store_true", help="run the client on uvloop (must be installed)"
+    )
+    parser.add_argument(
+        "--server-no-uvloop", action="store_true", help="keep the server on asyncio's loop"
+    )
+    args = parser.parse_args(argv)
+
+    if args.n is None and args.c is None and args.latency is None:
+        configs = DEFAULT_CONFIGS
+    else:
+        n0, c0, l0 = DEFAULT_CONFIGS[0]
+        configs = [
+            (
+                args.n if args.n is not None else n0,
+                args.c if args.c is not None else c0,
+                args.latency if args.latency is not None else l0,
+            )
+        ]
+    server_args = ["--no-uvloop"] if args.server_no_uvloop else []
+    modes = ["sagert", "raw"] if args.raw else ["sagert"]
+
+    print(
+        f"# {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"aiohttp {aiohttp.__version__}, client loop: {'uvloop' if args.uvloop else 'asyncio'}, "
+        f"server loop: {'asyncio' if args.server_no_uvloop else 'uvloop if installed'}",
+        flush=True,
+    )
+    for n, c, latency in configs:
+        for _ in range(args.repeat):
+            for mode in modes:
+                result = measure(mode, n, c, latency, server_args, args.uvloop)
+                print(report(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

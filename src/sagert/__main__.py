@@ -1,0 +1,3 @@
+from sagert.cli.main import main
+
+main()

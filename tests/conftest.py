@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+# Retries in tests are instant unless a test asks otherwise.
+FAST_RETRY = {"max_attempts": 4, "initial_wait": 0.0, "max_wait": 0.0, "jitter": 0.0}
+
+
+def sagert_cmd() -> list[str]:
+    return [sys.executable, "-m", "sagert"]
+
+
+@pytest.fixture
+def write_config(tmp_path: Path):
+    """Write a run config whose runs go under tmp_path; returns its path."""
+
+    def _write(data: dict, name: str = "config.yaml") -> Path:
+        data = {"runs_dir": str(tmp_path / "runs"), **data}
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+        return path
+
+    return _write
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("OPENAI_BASE_URL", None)
+    return env

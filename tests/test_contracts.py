@@ -1,0 +1,61 @@
+"""Contract tests over every registered plugin: a new plugin is checked without a new test."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+import sagert.models.providers  # noqa: F401
+import sagert.stages  # noqa: F401
+from sagert.config import RespondStage
+from sagert.models.provider import ModelProvider, ProviderError, providers
+from sagert.models.spec import ModelSpec
+from sagert.pipeline import stages
+from sagert.registry import Registry
+
+MINIMAL_SPECS = {
+    "llamacpp": ModelSpec(model="llamacpp/smollm2"),
+    "mock": ModelSpec(model="mock/x"),
+    "openai": ModelSpec(model="openai/x", base_url="http://127.0.0.1:9/v1"),
+}
+
+STAGE_SETTINGS = {"respond": RespondStage()}
+
+
+def test_every_provider_has_a_minimal_spec():
+    assert set(providers.names()) == set(MINIMAL_SPECS)
+
+
+@pytest.mark.parametrize("name", providers.names())
+def test_provider_contract(name: str):
+    provider = providers.get(name)(MINIMAL_SPECS[name])
+    assert isinstance(provider, ModelProvider)
+    assert provider.name == MINIMAL_SPECS[name].model
+    assert provider.default_max_connections >= 1
+    json.dumps(provider.identity())  # part of the cache key: must serialise
+    assert provider.is_retryable(ProviderError("x", retryable=True))
+    assert not provider.is_retryable(ProviderError("x", retryable=False))
+    assert provider.is_retryable(TimeoutError())
+    assert not provider.is_retryable(ValueError())
+    asyncio.run(provider.aclose())
+
+
+@pytest.mark.parametrize("name", stages.names())
+def test_stage_contract(name: str):
+    stage = stages.get(name)(STAGE_SETTINGS[name])
+    assert stage.name == name
+    assert stage.needs and stage.makes
+    json.dumps(stage.spec())
+    assert stage.roles()
+
+
+def test_registry_rejects_double_registration_and_unknown_names():
+    reg: Registry[object] = Registry("thing")
+    reg.add("a", object())
+    with pytest.raises(ValueError):
+        reg.add("a", object())
+    with pytest.raises(Exception) as info:
+        reg.get("b")
+    assert "use one of: a" in str(info.value)
