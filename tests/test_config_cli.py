@@ -32,13 +32,24 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str)
     ("yaml_text", "field", "fix"),
     [
         ("seeed: 3\n", "seeed", "remove it or correct the spelling"),
-        ("models:\n  generator:\n    model: llamacpp/smollm2\n    temprature: 0.5\n",
-         "models.generator.temprature", "allowed keys here"),
+        (
+            "models:\n  generator:\n    model: llamacpp/smollm2\n    temprature: 0.5\n",
+            "models.generator.temprature",
+            "allowed keys here",
+        ),
         ("seed: lots\n", "seed", "right type"),
-        ("models:\n  judge:\n    base_url: http://x\n", "models.judge.model", "add this required field"),
+        (
+            "models:\n  judge:\n    base_url: http://x\n",
+            "models.judge.model",
+            "add this required field",
+        ),
         ("models:\n  target:\n    model: gpt4\n", "models.target.model", "change the value"),
         ("stages:\n  respond:\n    n_samples: 0\n", "stages.respond.n_samples", "change the value"),
-        ("models:\n  target:\n    model: openai/x\n    api_key: sk-123\n", "models.target", "api_key_env"),
+        (
+            "models:\n  target:\n    model: openai/x\n    api_key: sk-123\n",
+            "models.target",
+            "api_key_env",
+        ),
         ("seed: [1, 2\n", "line 2", "YAML syntax"),
         ("- a\n- b\n", "config.yaml", "key: value"),
     ],
@@ -79,7 +90,9 @@ def test_bad_prompt_file(tmp_path: Path, write_config):
     config = write_config({"name": "t"})
     bad = tmp_path / "p.jsonl"
     bad.write_text('{"prompt": "ok"}\n{"text": "no prompt"}\n')
-    assert_one_line_error(sagert("respond", str(config), "-i", str(bad)), "p.jsonl", "line 2", "prompt")
+    assert_one_line_error(
+        sagert("respond", str(config), "-i", str(bad)), "p.jsonl", "line 2", "prompt"
+    )
     csv = tmp_path / "p.csv"
     csv.write_text("goal,target\nx,y\n")
     assert_one_line_error(sagert("respond", str(config), "-i", str(csv)), "p.csv", "--column")
@@ -103,28 +116,31 @@ def test_version_init_and_list(tmp_path: Path):
 
 
 def test_models_overview_shows_role_fallback(write_config):
-    config = write_config(
-        {"models": {"judge": {"model": "mock/judge"}}}
-    )
+    config = write_config({"models": {"judge": {"model": "mock/judge"}}})
     proc = sagert("models", "--config", str(config))
     assert proc.returncode == 0, proc.stderr
     assert "mock/judge" in proc.stdout and "generator" in proc.stdout
 
 
 def test_models_test_on_mock(write_config):
-    config = write_config({"models": {"target": {"model": "mock/t", "args": {"default": "Paris."}}}})
+    config = write_config(
+        {"models": {"target": {"model": "mock/t", "args": {"default": "Paris."}}}}
+    )
     proc = sagert("models", "test", "target", "--config", str(config))
     assert proc.returncode == 0, proc.stderr
     assert "Paris." in proc.stdout and "latency" in proc.stdout
-    assert_one_line_error(sagert("models", "test", "wizard", "--config", str(config)), "unknown role")
+    assert_one_line_error(
+        sagert("models", "test", "wizard", "--config", str(config)), "unknown role"
+    )
 
 
 def test_templates_override(tmp_path: Path, write_config):
     tdir = tmp_path / "tpl" / "models"
     tdir.mkdir(parents=True)
     (tdir / "smoke_test.j2").write_text("Say OVERRIDDEN.")
-    config = write_config({"templates_dir": str(tmp_path / "tpl"),
-                           "models": {"target": {"model": "mock/t"}}})
+    config = write_config(
+        {"templates_dir": str(tmp_path / "tpl"), "models": {"target": {"model": "mock/t"}}}
+    )
     listing = sagert("list", "templates", "--config", str(config)).stdout
     assert str(tmp_path / "tpl") in listing
     proc = sagert("models", "test", "target", "--config", str(config))

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-import sagert.models.providers  # noqa: F401
+import sagert.models.providers
 import sagert.stages  # noqa: F401
 from sagert.config import RespondStage
 from sagert.models.provider import ModelProvider, ProviderError, providers

@@ -1,4 +1,4 @@
-"""The embedded default: real SmolLM2-135M through xllamacpp, on CPU (assert structure, not wording)."""
+"""The embedded default: real SmolLM2-135M via xllamacpp on CPU (structure, not wording)."""
 
 from __future__ import annotations
 

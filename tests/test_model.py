@@ -111,15 +111,20 @@ def test_cache_hit_costs_no_call(tmp_path: Path):
     assert model.stats.calls == 2 and model.stats.cache_hits == 1
     cache.close()
     # The cache survives the process: a new Model over the same file answers from it.
-    again = Model(MockProvider(default="answer"), retry=FAST, cache=ResponseCache(tmp_path / "cache.sqlite"))
+    again = Model(
+        MockProvider(default="answer"), retry=FAST, cache=ResponseCache(tmp_path / "cache.sqlite")
+    )
     assert run(again.generate(HI, GenerateConfig(seed=1))).cached
     assert again.stats.calls == 0
 
 
 def test_failures_are_not_cached(tmp_path: Path):
     cache = ResponseCache(tmp_path / "c.sqlite")
-    model = Model(MockProvider(script=[MockFault(error="x", retryable=False)], default="ok"),
-                  retry=FAST, cache=cache)
+    model = Model(
+        MockProvider(script=[MockFault(error="x", retryable=False)], default="ok"),
+        retry=FAST,
+        cache=cache,
+    )
     with pytest.raises(ModelCallError):
         run(model.generate(HI))
     assert len(cache) == 0

@@ -24,7 +24,10 @@ def prompts_file(tmp_path: Path, n: int) -> Path:
 def respond(config: Path, prompts: Path, **kw) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*sagert_cmd(), "respond", str(config), "-i", str(prompts)],
-        capture_output=True, text=True, timeout=300, **kw,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kw,
     )
 
 
@@ -39,11 +42,13 @@ def manifest_calls(run_dir: Path) -> dict:
 
 
 def test_second_run_makes_zero_calls(tmp_path: Path, write_config):
-    config = write_config({
-        "name": "twice",
-        "models": {"target": {"model": "mock/t", "retry": FAST_RETRY}},
-        "stages": {"respond": {"n_samples": 2}},
-    })
+    config = write_config(
+        {
+            "name": "twice",
+            "models": {"target": {"model": "mock/t", "retry": FAST_RETRY}},
+            "stages": {"respond": {"n_samples": 2}},
+        }
+    )
     prompts = prompts_file(tmp_path, 30)
     first = respond(config, prompts)
     assert first.returncode == 0, first.stderr
@@ -74,13 +79,22 @@ def test_cache_makes_a_fresh_stage_free(tmp_path: Path, write_config):
 
 
 def test_failures_are_recorded_with_reason(tmp_path: Path, write_config):
-    config = write_config({
-        "name": "f",
-        "models": {"target": {"model": "mock/t", "retry": FAST_RETRY, "args": {
-            "outputs": [{"error": "HTTP 500: upstream", "retryable": True}] * 4,
-            "default": "fine"}}},
-        "stages": {"respond": {"concurrency": 1}},
-    })
+    config = write_config(
+        {
+            "name": "f",
+            "models": {
+                "target": {
+                    "model": "mock/t",
+                    "retry": FAST_RETRY,
+                    "args": {
+                        "outputs": [{"error": "HTTP 500: upstream", "retryable": True}] * 4,
+                        "default": "fine",
+                    },
+                }
+            },
+            "stages": {"respond": {"concurrency": 1}},
+        }
+    )
     prompts = prompts_file(tmp_path, 3)
     proc = respond(config, prompts)
     assert proc.returncode == 0, proc.stderr
@@ -95,16 +109,19 @@ def test_failures_are_recorded_with_reason(tmp_path: Path, write_config):
 
 def test_sigkill_mid_stage_then_resume(tmp_path: Path, write_config):
     n = 400
-    config = write_config({
-        "name": "killed",
-        "models": {"target": {"model": "mock/t", "args": {"delay": 0.01}}},
-        "stages": {"respond": {"concurrency": 16, "n_samples": 1}},
-    })
+    config = write_config(
+        {
+            "name": "killed",
+            "models": {"target": {"model": "mock/t", "args": {"delay": 0.01}}},
+            "stages": {"respond": {"concurrency": 16, "n_samples": 1}},
+        }
+    )
     prompts = prompts_file(tmp_path, n)
     out = tmp_path / "runs" / "killed" / "stages" / "respond.jsonl"
     proc = subprocess.Popen(
         [*sagert_cmd(), "respond", str(config), "-i", str(prompts)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -125,3 +142,41 @@ def test_sigkill_mid_stage_then_resume(tmp_path: Path, write_config):
     assert all(r["status"] == "ok" for r in rows)
     summary = manifest_calls(tmp_path / "runs" / "killed")
     assert summary["skipped_done"] >= partial and summary["written"] == n - summary["skipped_done"]
+
+
+def test_respond_through_an_openai_server_with_faults(tmp_path: Path, write_config):
+    """The same stage on a real HTTP server that throws 429s, 500s and garbage: all complete."""
+    from sagert.testing.openai_server import ServerThread
+
+    with ServerThread(fault_rates={"429:0.01": 0.2, "500": 0.1, "garbage": 0.05}, seed=3) as server:
+        config = write_config(
+            {
+                "name": "served",
+                "models": {
+                    "target": {
+                        "model": "openai/test",
+                        "base_url": server.base_url,
+                        "max_connections": 8,
+                        "retry": {
+                            "max_attempts": 8,
+                            "initial_wait": 0.01,
+                            "max_wait": 0.02,
+                            "jitter": 0.0,
+                        },
+                    }
+                },
+            }
+        )
+        prompts = prompts_file(tmp_path, 60)
+        proc = respond(config, prompts)
+        assert proc.returncode == 0, proc.stderr
+        stats = server.stats
+    rows = stage_rows(tmp_path / "runs" / "served")
+    assert len(rows) == 60 and all(r["status"] == "ok" for r in rows)
+    assert {r["responses"]["target"][0]["text"] for r in rows} == {
+        f"echo: question number {i}" for i in range(60)
+    }
+    calls = manifest_calls(tmp_path / "runs" / "served")["calls"]["openai/test"]
+    faults = stats.requests - stats.count("ok")
+    assert faults > 0
+    assert calls["calls"] == stats.requests and calls["retries"] == faults

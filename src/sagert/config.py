@@ -84,7 +84,9 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
     path = Path(path)
     if not path.is_file():
         raise ConfigError(
-            "config file not found", file=path, fix=f"check the path, or create one: sagert init {path}"
+            "config file not found",
+            file=path,
+            fix=f"check the path, or create one: sagert init {path}",
         )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -115,9 +115,7 @@ class RunContext:
         for warning in store.open(config):
             log.warning(warning)
         cache = ResponseCache(store.cache_path) if config.cache else None
-        specs: dict[str, ModelSpec] = {
-            role: config.models.for_role(role) for role in ROLES
-        }
+        specs: dict[str, ModelSpec] = {role: config.models.for_role(role) for role in ROLES}
         return cls(
             config=config,
             store=store,

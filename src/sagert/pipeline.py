@@ -11,14 +11,13 @@ from typing import Any, ClassVar, Protocol
 
 from sagert.context import RunContext
 from sagert.registry import Registry
-from sagert.store.jsonl import StageFile
 from sagert.store.records import Record
 
 log = logging.getLogger(__name__)
 
 
 class Stage(Protocol):
-    """Reads records, writes records; declares what it needs and makes so a pipeline is checkable."""
+    """Reads records, writes records; declares what it needs and makes, so a pipeline checks."""
 
     name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]]

@@ -46,9 +46,7 @@ class Registry(Generic[T]):
             return self._entries[name].obj
         except KeyError:
             known = ", ".join(sorted(self._entries)) or "none"
-            raise UserError(
-                f"unknown {self.kind} {name!r}", fix=f"use one of: {known}"
-            ) from None
+            raise UserError(f"unknown {self.kind} {name!r}", fix=f"use one of: {known}") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

@@ -23,7 +23,9 @@ def read_prompts(path: Path, column: str = "prompt") -> Iterator[Record]:
     elif suffix in {".csv", ".tsv"}:
         rows = _csv(path, column, "\t" if suffix == ".tsv" else ",")
     elif suffix == ".txt":
-        rows = ((i, line.rstrip("\n")) for i, line in enumerate(_text_lines(path), 1) if line.strip())
+        rows = (
+            (i, line.rstrip("\n")) for i, line in enumerate(_text_lines(path), 1) if line.strip()
+        )
     else:
         raise UserError(
             f"unsupported file type {suffix or '(none)'}",
@@ -55,7 +57,10 @@ def _jsonl(path: Path, column: str) -> Iterator[tuple[int, str]]:
             row = json.loads(line)
         except ValueError:
             raise UserError(
-                "not a JSON object", file=path, field=f"line {line_no}", fix="one JSON object per line"
+                "not a JSON object",
+                file=path,
+                field=f"line {line_no}",
+                fix="one JSON object per line",
             ) from None
         yield line_no, _prompt_of(row, column, path, f"line {line_no}")
 

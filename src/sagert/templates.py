@@ -1,4 +1,4 @@
-"""Every prompt we send is a jinja2 template in package data; a user folder overrides any of them."""
+"""Every prompt we send is a jinja2 template in package data; a user folder overrides any."""
 
 from __future__ import annotations
 

@@ -38,7 +38,9 @@ def _fix_for(error: dict[str, Any], model: type[BaseModel], loc: tuple[int | str
 def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
     current: Any = model
     for item in loc:
-        if isinstance(item, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+        if isinstance(item, int) or not (
+            isinstance(current, type) and issubclass(current, BaseModel)
+        ):
             return []
         field = current.model_fields.get(str(item))
         if field is None:
@@ -49,9 +51,7 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[st
     return []
 
 
-def validate(
-    model: type[M], data: Any, *, file: str | None = None, prefix: str = ""
-) -> M:
+def validate(model: type[M], data: Any, *, file: str | None = None, prefix: str = "") -> M:
     """Validate or raise ConfigError for the first problem (one clear line beats twenty)."""
     try:
         return model.model_validate(data)

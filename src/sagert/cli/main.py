@@ -40,7 +40,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-models_app = typer.Typer(help="Model providers and the roles of a config.", invoke_without_command=True)
+models_app = typer.Typer(
+    help="Model providers and the roles of a config.", invoke_without_command=True
+)
 app.add_typer(models_app, name="models")
 
 ConfigOption = typer.Option(None, "--config", "-c", help="Run config (YAML); default: built-in.")
@@ -86,7 +88,9 @@ def init(
 ) -> None:
     """Write a commented starter config."""
     if path.exists() and not force:
-        raise UserError("file exists", file=path, fix="pass --force to overwrite, or pick a new path")
+        raise UserError(
+            "file exists", file=path, fix="pass --force to overwrite, or pick a new path"
+        )
     text = files("sagert").joinpath("data/starter.yaml").read_text(encoding="utf-8")
     if name:
         text = text.replace("name: quickstart", f"name: {name}", 1)
@@ -138,7 +142,9 @@ async def _models_test(cfg: RunConfig, role: str, prompt: str) -> None:
         try:
             out = await model.generate([Message(role="user", content=prompt)], use_cache=False)
         except ModelCallError as exc:
-            raise UserError(f"{role}: the call failed: {exc}", fix="check the model and server") from exc
+            raise UserError(
+                f"{role}: the call failed: {exc}", fix="check the model and server"
+            ) from exc
         elapsed = time.perf_counter() - started
     finally:
         await pool.aclose()
@@ -213,7 +219,11 @@ async def _run_one_stage(
         total = sum(1 for _ in read_prompts(input, column))
         with stage_progress(stage.name, total) as advance:
             return await run_stage(
-                stage, read_prompts(input, column), ctx, concurrency=concurrency, on_progress=advance
+                stage,
+                read_prompts(input, column),
+                ctx,
+                concurrency=concurrency,
+                on_progress=advance,
             )
     finally:
         await ctx.aclose()
@@ -226,18 +236,34 @@ def _print_summary(cfg: RunConfig, summaries: list[StageSummary]) -> None:
     table = Table("stage", "inputs", "already done", "written", "failed", "seconds", title="stages")
     for s in summaries:
         table.add_row(
-            s.name, str(s.inputs), str(s.skipped_done), str(s.written), str(s.failed),
+            s.name,
+            str(s.inputs),
+            str(s.skipped_done),
+            str(s.written),
+            str(s.failed),
             f"{s.seconds:.1f}",
         )
     console.print(table)
     calls = Table(
-        "model", "roles", "calls", "cache hits", "retries", "failures", "prompt tok",
-        "completion tok", title="models",
+        "model",
+        "roles",
+        "calls",
+        "cache hits",
+        "retries",
+        "failures",
+        "prompt tok",
+        "completion tok",
+        title="models",
     )
     for name, st in (summaries[-1].calls if summaries else {}).items():
         calls.add_row(
-            name, ",".join(st["roles"]), str(st["calls"]), str(st["cache_hits"]),
-            str(st["retries"]), str(st["failures"]), str(st["prompt_tokens"]),
+            name,
+            ",".join(st["roles"]),
+            str(st["calls"]),
+            str(st["cache_hits"]),
+            str(st["retries"]),
+            str(st["failures"]),
+            str(st["prompt_tokens"]),
             str(st["completion_tokens"]),
         )
     console.print(calls)

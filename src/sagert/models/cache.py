@@ -11,9 +11,7 @@ from typing import Any
 from sagert.models.types import GenerateConfig, Message, ModelOutput
 
 
-def cache_key(
-    identity: dict[str, Any], messages: list[Message], config: GenerateConfig
-) -> str:
+def cache_key(identity: dict[str, Any], messages: list[Message], config: GenerateConfig) -> str:
     payload = {
         "identity": identity,
         "messages": [m.model_dump() for m in messages],

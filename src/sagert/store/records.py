@@ -84,7 +84,9 @@ class Record(BaseModel):
         data.update(id=stable_id(self.id, stage, key), parent_id=self.id, stage=stage)
         return Record.model_validate(data)
 
-    def failed(self, stage: str, reason: str, raw: list[str] | None = None, attempts: int = 0) -> Record:
+    def failed(
+        self, stage: str, reason: str, raw: list[str] | None = None, attempts: int = 0
+    ) -> Record:
         """This record's output for `stage`, marked failed: never silently dropped."""
         return self.child(
             stage,

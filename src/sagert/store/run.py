@@ -84,9 +84,7 @@ class RunStore:
                 "created": manifest.get("created", _now()),
                 "updated": _now(),
                 "config_history": history,
-                "models": {
-                    role: config.models.for_role(role).model for role in ROLES
-                },
+                "models": {role: config.models.for_role(role).model for role in ROLES},
             }
         )
         manifest.setdefault("stages", {})
