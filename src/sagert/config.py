@@ -46,9 +46,108 @@ class RespondStage(BaseModel):
     concurrency: int = Field(default=64, ge=1, le=4096, description="Records in flight.")
 
 
+class ExpandStage(BaseModel):
+    """Topic expansion: the generator splits each frontier node into children, level by level."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    depth: int = Field(default=2, ge=0, le=4, description="Levels added below the taxonomy.")
+    breadth: int = Field(default=4, ge=1, le=50, description="Children asked for per node.")
+    max_nodes_per_round: int | None = Field(
+        default=None, ge=1, description="Expand at most this many nodes per level (sampled)."
+    )
+    similarity: float = Field(
+        default=0.85, gt=0.0, le=1.0, description="Siblings this alike (0-1) are duplicates."
+    )
+    concurrency: int = Field(default=32, ge=1, le=4096)
+
+
+class SampleStage(BaseModel):
+    """Factor sampling: topic x format x persona x region, with a quota per leaf."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_samples: int = Field(default=24, ge=1, le=10_000_000)
+    formats: list[str] = Field(default_factory=lambda: ["all"])
+    custom_formats: Path | None = Field(default=None, description="YAML: formats: [{name, ...}]")
+    personas: list[str] | None = Field(
+        default=None, description="None: built-in personas; []: no persona factor."
+    )
+    regions: list[str] = Field(default_factory=list, description="Regions or languages.")
+
+
+class RawTextStage(BaseModel):
+    """SAGE's anti-collapse step: raw text in the chosen format first, queries extracted after."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attempts: int = Field(default=3, ge=1, le=10)
+    min_chars: int = Field(default=40, ge=1)
+    concurrency: int = Field(default=64, ge=1, le=4096)
+
+
+class ExtractStage(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    queries_per_text: int = Field(default=3, ge=1, le=20)
+    attempts: int = Field(default=3, ge=1, le=10)
+    concurrency: int = Field(default=64, ge=1, le=4096)
+
+
+class EvolveStage(BaseModel):
+    """Query evolution: LLM operators applied for N rounds (0 turns it off)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rounds: int = Field(default=1, ge=0, le=10)
+    operators: list[str] = Field(
+        default_factory=lambda: [
+            "deepen",
+            "concretize",
+            "add_constraints",
+            "add_context",
+            "multi_step",
+        ]
+    )
+    concurrency: int = Field(default=64, ge=1, le=4096)
+
+
+class AttackStage(BaseModel):
+    """Attack styles: each prompt gets `per_prompt` attacked variants (plus itself, if kept)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    styles: list[str] = Field(
+        default_factory=lambda: [
+            "base64",
+            "leetspeak",
+            "prefix_injection",
+            "refusal_suppression",
+            "payload_splitting",
+            "roleplay",
+            "hypothetical",
+            "past_tense",
+        ]
+    )
+    per_prompt: int = Field(default=1, ge=0, le=50)
+    compose: int = Field(default=1, ge=1, le=5, description="Styles chained per variant.")
+    include_plain: bool = Field(default=True, description="Keep the un-attacked prompt too.")
+    jailbreak_templates: Path | None = Field(
+        default=None, description="JSON list / JSONL / folder of templates for jailbreak_template."
+    )
+    language: str | None = Field(default=None, description="For the translation style.")
+    concurrency: int = Field(default=64, ge=1, le=4096)
+
+
 class StagesConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    expand: ExpandStage = Field(default_factory=ExpandStage)
+    sample: SampleStage = Field(default_factory=SampleStage)
+    raw_text: RawTextStage = Field(default_factory=RawTextStage)
+    extract: ExtractStage = Field(default_factory=ExtractStage)
+    evolve: EvolveStage = Field(default_factory=EvolveStage)
+    attack: AttackStage = Field(default_factory=AttackStage)
     respond: RespondStage = Field(default_factory=RespondStage)
 
 
@@ -65,6 +164,13 @@ class RunConfig(BaseModel):
     cache: bool = Field(default=True, description="Keep model answers in the run's SQLite cache.")
     templates_dir: Path | None = Field(
         default=None, description="A folder whose templates override the built-in ones."
+    )
+    taxonomy: str = Field(
+        default="alert", description="A built-in taxonomy name or a path to a taxonomy YAML."
+    )
+    domain: str | None = Field(
+        default=None,
+        description="Deployment setting that steers expansion and prompts (e.g. healthcare).",
     )
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     stages: StagesConfig = Field(default_factory=StagesConfig)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -35,6 +36,14 @@ class Stage(Protocol):
 
 
 stages: Registry[type[Stage]] = Registry("stage")
+
+Advance = Callable[[int], None]
+ProgressFactory = Callable[[str, int | None], AbstractContextManager[Advance]]
+"""(label, total) -> a context manager yielding `advance(n)`: a progress bar, or nothing."""
+
+
+def no_progress(label: str, total: int | None) -> AbstractContextManager[Advance]:
+    return nullcontext(lambda n: None)
 
 
 @dataclass

@@ -18,9 +18,12 @@ from rich.text import Text
 
 from sagert import __version__
 from sagert.cli.progress import stage_progress
+from sagert.cli.run import open_run
+from sagert.cli.taxonomy import taxonomy_app
 from sagert.config import ROLES, RunConfig, load_config
-from sagert.context import ModelPool, RunContext
+from sagert.context import ModelPool
 from sagert.errors import UserError
+from sagert.generation.pipeline import GENERATION_STAGES, run_generation
 from sagert.models.model import ModelCallError
 from sagert.models.provider import providers
 from sagert.models.types import Message
@@ -44,6 +47,7 @@ models_app = typer.Typer(
     help="Model providers and the roles of a config.", invoke_without_command=True
 )
 app.add_typer(models_app, name="models")
+app.add_typer(taxonomy_app, name="taxonomy")
 
 ConfigOption = typer.Option(None, "--config", "-c", help="Run config (YAML); default: built-in.")
 
@@ -211,11 +215,7 @@ def respond(
 async def _run_one_stage(
     cfg: RunConfig, stage: Any, input: Path, column: str, concurrency: int
 ) -> StageSummary:
-    ctx = RunContext.open(cfg)
-    file_log = logging.FileHandler(ctx.store.log_path, encoding="utf-8")
-    file_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.getLogger("sagert").addHandler(file_log)
-    try:
+    async with open_run(cfg) as ctx:
         total = sum(1 for _ in read_prompts(input, column))
         with stage_progress(stage.name, total) as advance:
             return await run_stage(
@@ -225,10 +225,27 @@ async def _run_one_stage(
                 concurrency=concurrency,
                 on_progress=advance,
             )
-    finally:
-        await ctx.aclose()
-        logging.getLogger("sagert").removeHandler(file_log)
-        file_log.close()
+
+
+@app.command()
+def generate(
+    config: Path = typer.Argument(..., help="Run config (YAML)."),
+    until: str | None = typer.Option(
+        None, help=f"Stop after this stage: {', '.join(GENERATION_STAGES)}."
+    ),
+) -> None:
+    """The SAGE pipeline from the taxonomy on; re-running resumes."""
+    cfg = load_config(config)
+    if until is not None and until not in GENERATION_STAGES:
+        known = ", ".join(GENERATION_STAGES)
+        raise UserError(f"unknown stage {until!r}", fix=f"use one of: {known}")
+    summaries = asyncio.run(_generate(cfg, until))
+    _print_summary(cfg, summaries)
+
+
+async def _generate(cfg: RunConfig, until: str | None) -> list[StageSummary]:
+    async with open_run(cfg) as ctx:
+        return await run_generation(ctx, stage_progress, until)
 
 
 def _print_summary(cfg: RunConfig, summaries: list[StageSummary]) -> None:

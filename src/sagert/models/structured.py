@@ -9,8 +9,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from sagert.models.model import Model, ModelCallError
-from sagert.models.types import GenerateConfig, Message
+from sagert.models.model import ModelCallError
+from sagert.models.types import GenerateConfig, Generator, Message
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -77,7 +77,7 @@ def _balanced(text: str, start: int) -> str | None:
 
 
 async def generate_structured(
-    model: Model,
+    model: Generator,
     messages: list[Message],
     schema: type[T],
     config: GenerateConfig | None = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -61,3 +61,11 @@ class ModelOutput(BaseModel):
     model: str = ""
     cached: bool = False
     raw: dict[str, Any] | None = Field(default=None, repr=False)
+
+
+class Generator(Protocol):
+    """Anything that answers messages: a Model, or a RoleModel with its role's defaults."""
+
+    async def generate(
+        self, messages: list[Message], config: GenerateConfig | None = None
+    ) -> ModelOutput: ...

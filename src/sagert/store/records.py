@@ -85,11 +85,17 @@ class Record(BaseModel):
         return Record.model_validate(data)
 
     def failed(
-        self, stage: str, reason: str, raw: list[str] | None = None, attempts: int = 0
+        self,
+        stage: str,
+        reason: str,
+        raw: list[str] | None = None,
+        attempts: int = 0,
+        key: Any = None,
     ) -> Record:
         """This record's output for `stage`, marked failed: never silently dropped."""
         return self.child(
             stage,
+            key,
             status="failed",
             failure=Failure(stage=stage, reason=reason, raw=raw or [], attempts=attempts),
         )

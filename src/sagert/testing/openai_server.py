@@ -140,6 +140,30 @@ def _error_body(message: str, kind: str, code: int) -> bytes:
     return json.dumps({"error": {"message": message, "type": kind, "code": code}}).encode()
 
 
+def _error(status: int, message: str) -> web.Response:
+    kind = "not_found_error" if status == 404 else "invalid_request_error"
+    return web.Response(status=status, body=_error_body(message, kind, status), content_type=_JSON)
+
+
+_MODELS = {
+    "object": "list",
+    "data": [{"id": "test-model", "object": "model", "created": 0, "owned_by": "sagert"}],
+}
+
+# Answers are formatted from templates, with json.dumps only on the strings that vary: the same
+# JSON as json.dumps of the whole object, at a fraction of the cost.
+_CHAT_TEMPLATE = (
+    '{"id":"chatcmpl-%d","object":"chat.completion","created":%d,"model":%s,'
+    '"choices":[{"index":0,"message":{"role":"assistant","content":%s},"finish_reason":"stop"}],'
+    '"usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}}'
+)
+_COMPLETION_TEMPLATE = (
+    '{"id":"cmpl-%d","object":"text_completion","created":%d,"model":%s,'
+    '"choices":[{"index":0,"text":%s,"finish_reason":"stop","logprobs":null}],'
+    '"usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}}'
+)
+
+
 class OpenAITestServer:
     """An OpenAI-compatible server on 127.0.0.1 with fixed latency and injected faults."""
 
@@ -184,27 +208,37 @@ class OpenAITestServer:
         self.stats = ServerStats()
         self._arrivals = 0
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
+        self._runner: web.ServerRunner | None = None
         self._closing: asyncio.Event | None = None
         self.base_url = ""
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def _app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._chat)
-        app.router.add_post("/v1/completions", self._completions)
-        app.router.add_get("/v1/models", self._models)
-        app.router.add_get("/stats", self._stats)
-        return app
+    async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
+        # aiohttp's low-level server with a four-way switch: no router, app or middleware
+        # machinery per request (the benchmark's server should cost little CPU).
+        path = request.path
+        if path == "/v1/chat/completions" or path == "/v1/completions":
+            if request.method != "POST":
+                return _error(405, f"{request.method} not allowed on {path}")
+            return await self._handle(request, chat=path == "/v1/chat/completions")
+        if path == "/v1/models" or path == "/stats":
+            if request.method != "GET":
+                return _error(405, f"{request.method} not allowed on {path}")
+            self.stats.other_requests += 1
+            data = _MODELS if path == "/v1/models" else self.stats.as_dict()
+            return web.Response(body=json.dumps(data).encode(), content_type=_JSON)
+        return _error(404, f"no route {path}")
 
     async def start(self) -> None:
         """Bind 127.0.0.1 (port 0 picks a free one) and start serving on the running loop."""
         if self._runner is not None:
             raise RuntimeError("server already started")
         self._closing = asyncio.Event()
-        runner = web.AppRunner(
-            self._app(), access_log=None, handle_signals=False, shutdown_timeout=1.0
+        runner = web.ServerRunner(
+            web.Server(self._dispatch, access_log=None),
+            handle_signals=False,
+            shutdown_timeout=1.0,
         )
         await runner.setup()
         site = web.TCPSite(runner, HOST, self.port, backlog=4096)
@@ -219,7 +253,7 @@ class OpenAITestServer:
         self.base_url = f"http://{HOST}:{port}/v1"
 
     @staticmethod
-    def _bound_port(runner: web.AppRunner) -> int:
+    def _bound_port(runner: web.ServerRunner) -> int:
         for address in runner.addresses:
             if isinstance(address, tuple) and len(address) >= 2:
                 return int(address[1])
@@ -279,13 +313,7 @@ class OpenAITestServer:
 
     # -- handlers --------------------------------------------------------------------------
 
-    async def _chat(self, request: web.Request) -> web.Response:
-        return await self._handle(request, chat=True)
-
-    async def _completions(self, request: web.Request) -> web.Response:
-        return await self._handle(request, chat=False)
-
-    async def _handle(self, request: web.Request, *, chat: bool) -> web.Response:
+    async def _handle(self, request: web.BaseRequest, *, chat: bool) -> web.Response:
         stats = self.stats
         stats.requests += 1
         stats.in_flight += 1
@@ -346,54 +374,34 @@ class OpenAITestServer:
         return web.Response(status=200, body=payload, content_type=_JSON)
 
     def _completion_payload(self, body: dict[str, Any], chat: bool) -> bytes:
+        reply = self.reply
         if chat:
-            text = self.reply(body) if self.reply is not None else default_chat_reply(body)
+            text = reply(body) if reply is not None else default_chat_reply(body)
             messages = body.get("messages") or []
             prompt_tokens = sum(
                 len(_text_of(m.get("content")).split()) for m in messages if isinstance(m, dict)
             )
-            choice: dict[str, Any] = {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
-            }
-            obj, prefix = "chat.completion", "chatcmpl"
+            template = _CHAT_TEMPLATE
         else:
-            text = self.reply(body) if self.reply is not None else default_completion_reply(body)
+            text = reply(body) if reply is not None else default_completion_reply(body)
             prompt = body.get("prompt", "")
             if isinstance(prompt, list):
                 prompt = " ".join(_text_of(p) for p in prompt)
             prompt_tokens = len(_text_of(prompt).split())
-            choice = {"index": 0, "text": text, "finish_reason": "stop", "logprobs": None}
-            obj, prefix = "text_completion", "cmpl"
+            template = _COMPLETION_TEMPLATE
         completion_tokens = len(text.split())
-        return json.dumps(
-            {
-                "id": f"{prefix}-{next(self._ids)}",
-                "object": obj,
-                "created": int(time.time()),
-                "model": str(body.get("model") or "test-model"),
-                "choices": [choice],
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                },
-            },
-            ensure_ascii=False,
+        return (
+            template
+            % (
+                next(self._ids),
+                int(time.time()),
+                json.dumps(str(body.get("model") or "test-model")),
+                json.dumps(text),
+                prompt_tokens,
+                completion_tokens,
+                prompt_tokens + completion_tokens,
+            )
         ).encode()
-
-    async def _models(self, request: web.Request) -> web.Response:
-        self.stats.other_requests += 1
-        data = {
-            "object": "list",
-            "data": [{"id": "test-model", "object": "model", "created": 0, "owned_by": "sagert"}],
-        }
-        return web.Response(body=json.dumps(data).encode(), content_type=_JSON)
-
-    async def _stats(self, request: web.Request) -> web.Response:
-        self.stats.other_requests += 1
-        return web.Response(body=json.dumps(self.stats.as_dict()).encode(), content_type=_JSON)
 
 
 class ServerThread:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sagert.errors import ConfigError
 from sagert.models.provider import ProviderError, default_is_retryable, providers
 from sagert.models.spec import ModelSpec
 from sagert.models.types import GenerateConfig, Message, ModelOutput, Usage
@@ -36,6 +38,11 @@ class MockArgs(BaseModel):
         default=None, description="Answer once `outputs` is used up; unset: echo the last message."
     )
     delay: float = Field(default=0.0, ge=0.0, description="Seconds each call takes.")
+    responder: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        description="module:function answering (messages, config) -> str, for scripted runs.",
+    )
 
 
 class MockProvider:
@@ -104,4 +111,26 @@ class MockProvider:
 @providers.register("mock", "Scripted outputs for tests and dry runs (args: outputs, default).")
 def make_mock(spec: ModelSpec) -> MockProvider:
     args = validate(MockArgs, spec.args, prefix="args")
-    return MockProvider(spec.model, list(args.outputs), default=args.default, delay=args.delay)
+    script: Script = list(args.outputs)
+    if args.responder:
+        script = _import_responder(args.responder)
+    return MockProvider(spec.model, script, default=args.default, delay=args.delay)
+
+
+def _import_responder(target: str) -> Callable[[list[Message], GenerateConfig], ScriptItem]:
+    module_name, _, attr = target.partition(":")
+    try:
+        function = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"cannot import {target}: {exc}",
+            field="args.responder",
+            fix="give module:function importable from the working directory or PYTHONPATH",
+        ) from None
+    if not callable(function):
+        raise ConfigError(
+            f"{target} is not callable",
+            field="args.responder",
+            fix="name a function (messages, config) -> str",
+        )
+    return cast(Callable[[list[Message], GenerateConfig], ScriptItem], function)

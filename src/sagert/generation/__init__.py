@@ -1,0 +1,1 @@
+"""The front half of SAGE-RT: topic expansion, factor sampling, raw text, extraction."""

@@ -1,0 +1,92 @@
+"""`sagert taxonomy ...`: list the built-ins, show one as a tree or YAML.
+
+Node text may come from an LLM (expanded taxonomies), so it is printed as rich Text objects with
+control characters removed, never as markup.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from sagert.taxonomy.builtin import load_taxonomy, taxonomies
+from sagert.taxonomy.tree import LEVELS, Taxonomy, TaxonomyNode
+from sagert.terminal import plain
+
+taxonomy_app = typer.Typer(
+    help="Harm taxonomies: the built-ins and your own YAML files.", no_args_is_help=True
+)
+
+
+class ShowFormat(StrEnum):
+    tree = "tree"
+    yaml = "yaml"
+
+
+def _console() -> Console:
+    # Piped output is read by programs and tests: do not wrap at 80 columns.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+@taxonomy_app.command("list")
+def list_taxonomies() -> None:
+    """The built-in taxonomies with their node counts per level."""
+    table = Table("name", "title", *LEVELS, title="taxonomies")
+    for entry in taxonomies:
+        tax = entry.obj()
+        counts = tax.counts()
+        table.add_row(
+            Text(entry.name), Text(plain(tax.title)), *(str(counts[level]) for level in LEVELS)
+        )
+    _console().print(table)
+
+
+def _label(node: TaxonomyNode, width: int) -> Text:
+    label = Text()
+    label.append(plain(node.key), style="bold")
+    label.append("  ")
+    label.append(plain(node.name))
+    if node.aliases:
+        label.append(f"  (also {', '.join(plain(a) for a in node.aliases)})", style="dim")
+    label.append("\n")
+    label.append(plain(node.description, limit=width), style="dim")
+    return label
+
+
+def _tree(tax: Taxonomy, depth: int | None) -> Tree:
+    title = Text(plain(tax.name), style="bold")
+    if tax.title:
+        title.append(f"  {plain(tax.title)}")
+    root = Tree(title)
+
+    def add(parent: Tree, nodes: list[TaxonomyNode], level: int) -> None:
+        if depth is not None and level >= depth:
+            return
+        for node in nodes:
+            add(parent.add(_label(node, 160)), node.children, level + 1)
+
+    add(root, tax.roots, 0)
+    return root
+
+
+@taxonomy_app.command("show")
+def show(
+    name_or_path: str = typer.Argument(..., help="A built-in name or a taxonomy YAML file."),
+    depth: int | None = typer.Option(None, "--depth", "-d", min=1, help="Levels to show."),
+    fmt: ShowFormat = typer.Option(ShowFormat.tree, "--format", "-f", help="tree or yaml."),
+) -> None:
+    """Print a taxonomy as a tree, or as YAML to start your own file from."""
+    tax = load_taxonomy(name_or_path)
+    if fmt is ShowFormat.yaml:
+        typer.echo(plain(tax.to_yaml()), nl=False)
+        return
+    console = _console()
+    console.print(_tree(tax, depth))
+    counts = ", ".join(f"{n} {level}" for level, n in tax.counts().items() if n)
+    console.print(Text(counts, style="dim"))

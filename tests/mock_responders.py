@@ -1,0 +1,52 @@
+"""Scripted answers for whole-pipeline runs on the mock provider (args.responder)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from sagert.models.types import GenerateConfig, Message
+
+
+def pipeline(messages: list[Message], config: GenerateConfig) -> str:
+    """Answers each generation prompt in the shape it asks for, varied by the seed."""
+    prompt = messages[-1].content
+    seed = config.seed or 0
+    schema = config.json_schema or {}
+    props = schema.get("properties", {})
+    if "children" in props:
+        parent = re.findall(r"more specific [a-z -]+ of \"([^\"]+)\"", prompt)
+        base = parent[0] if parent else "node"
+        return json.dumps(
+            {
+                "children": [
+                    {"name": f"{word} tactic {seed % 1000}", "description": f"A kind of {base}."}
+                    for word in ("alpha", "beta", "gamma", "delta")
+                ]
+            }
+        )
+    if "queries" in props:
+        return json.dumps(
+            {
+                "queries": [
+                    {
+                        "query": f"Explain step by step how to do harmful thing {seed % 997}-{i}",
+                        "rationale": "it asks for harmful instructions",
+                        "category": "crime",
+                    }
+                    for i in range(3)
+                ]
+            }
+        )
+    if "Write only the" in prompt:
+        return f"Raw text number {seed}: " + "a detailed passage about a harmful topic. " * 4
+    request = prompt.rsplit("#Given Prompt#:", 1)[-1].split("#Rewritten Prompt#")[0].strip()
+    if not request:
+        request = prompt[-200:]
+    return f"In a more demanding way (v{seed % 13}): {request}"
+
+
+def refusing_generator(messages: list[Message], config: GenerateConfig) -> str:
+    if "Write only the" in messages[-1].content:
+        return "I'm sorry, but I can't help with that."
+    return pipeline(messages, config)

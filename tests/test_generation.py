@@ -1,0 +1,169 @@
+"""The generation stages end to end on the mock provider (prompts and parses), and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import FAST_RETRY, sagert_cmd
+from sagert.config import SampleStage
+from sagert.generation.sample import sample_records
+from sagert.taxonomy import load_taxonomy
+
+TESTS = Path(__file__).resolve().parent
+
+
+def mock_generator(responder: str = "mock_responders:pipeline") -> dict:
+    return {
+        "generator": {"model": "mock/gen", "retry": FAST_RETRY, "args": {"responder": responder}}
+    }
+
+
+def run_sagert(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    return subprocess.run(
+        [*sagert_cmd(), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+    )
+
+
+def rows(run_dir: Path, stage: str) -> list[dict]:
+    path = run_dir / "stages" / f"{stage}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+SMALL = {
+    "taxonomy": "sage",
+    "stages": {
+        "expand": {"depth": 2, "breadth": 2, "max_nodes_per_round": 3},
+        "sample": {"n_samples": 6},
+        "extract": {"queries_per_text": 2},
+        "evolve": {"rounds": 2},
+        "attack": {
+            "per_prompt": 2,
+            "compose": 2,
+            "styles": ["base64", "roleplay", "leetspeak", "past_tense"],
+        },
+    },
+}
+
+
+def test_generate_pipeline_on_mock(tmp_path: Path, write_config):
+    config = write_config({"name": "g", "models": mock_generator(), **SMALL})
+    proc = run_sagert("generate", str(config), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = tmp_path / "runs" / "g"
+
+    tree = yaml.safe_load((run_dir / "taxonomy.yaml").read_text())
+    assert tree["name"] == "sage"
+    expand = rows(run_dir, "expand")
+    assert len(expand) == 3 + 3  # 3 nodes sampled per round, 2 rounds
+    for r in expand:
+        names = [c["name"] for c in r["meta"]["children"]]
+        assert len(names) == len(set(names)) == 2
+
+    raw = rows(run_dir, "raw_text")
+    assert len(raw) == 6 and all(r["meta"]["raw_text"].startswith("Raw text") for r in raw)
+    assert all(r["format"] and r["taxonomy"]["macro"] for r in raw)
+
+    extracted = rows(run_dir, "extract")
+    assert len(extracted) == 12  # 2 queries per text
+    assert all(r["seed_prompt"] == r["prompt"] and r["meta"]["rationale"] for r in extracted)
+
+    evolved = rows(run_dir, "evolve")
+    assert len(evolved) == 12
+    for r in evolved:
+        assert len(r["lineage"]) == 2 and r["lineage"][0]["name"].startswith("evolution:")
+        assert r["lineage"][0]["after"] == r["lineage"][1]["before"]
+        assert r["lineage"][-1]["after"] == r["prompt"]
+
+    attacked = rows(run_dir, "attack")
+    assert len(attacked) == 12 * 3  # plain + 2 variants
+    kinds = Counter(r["meta"]["attack"] for r in attacked)
+    assert kinds["none"] == 12
+    assert all(len(r["lineage"]) == 4 for r in attacked if r["meta"]["attack"] != "none")
+    assert len({r["id"] for r in attacked}) == len(attacked)
+
+    again = run_sagert("generate", str(config), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert all(
+        s["calls"].get("mock/gen", {}).get("calls", 0) == 0 for s in manifest["stages"].values()
+    )
+    assert len(rows(run_dir, "attack")) == len(attacked)
+
+
+def test_expand_resumes_without_redoing_finished_nodes(tmp_path: Path, write_config):
+    config = write_config(
+        {
+            "name": "e",
+            "cache": False,
+            "taxonomy": "harmbench",
+            "models": mock_generator(),
+            "stages": {"expand": {"depth": 1, "breadth": 3}},
+        }
+    )
+    assert run_sagert("taxonomy", "expand", str(config), cwd=tmp_path).returncode == 0
+    run_dir = tmp_path / "runs" / "e"
+    path = run_dir / "stages" / "expand.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    assert len(lines) == 7  # one per HarmBench category
+    path.write_text("".join(lines[:4]) + lines[4][:30])  # interrupted mid-write
+    proc = run_sagert("taxonomy", "expand", str(config), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    stage = manifest["stages"]["expand"]
+    assert stage["skipped_done"] == 4 and stage["written"] == 3
+    assert stage["calls"]["mock/gen"]["calls"] == 3
+    tree = load_taxonomy(run_dir / "taxonomy.yaml")
+    assert tree.counts()["sub"] == 21
+
+
+def test_refusing_generator_is_recorded_not_dropped(tmp_path: Path, write_config):
+    config = write_config(
+        {
+            "name": "r",
+            "models": mock_generator("mock_responders:refusing_generator"),
+            "stages": {"expand": {"depth": 0}, "sample": {"n_samples": 3}},
+        }
+    )
+    proc = run_sagert("generate", str(config), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    raw = rows(tmp_path / "runs" / "r", "raw_text")
+    assert len(raw) == 3 and all(r["status"] == "failed" for r in raw)
+    assert all("refused" in r["failure"]["reason"] for r in raw)
+    assert all(len(r["failure"]["raw"]) == 3 for r in raw)  # every attempt's text kept
+    assert not (tmp_path / "runs" / "r" / "stages" / "extract.jsonl").exists() or not rows(
+        tmp_path / "runs" / "r", "extract"
+    )
+
+
+def test_sampling_quotas_and_reproducibility():
+    tree = load_taxonomy("alert")
+    settings = SampleStage(n_samples=64, formats=["question", "email", "poem", "code_request"])
+    first = list(sample_records(tree, settings, seed=7))
+    again = list(sample_records(tree, settings, seed=7))
+    assert [r.id for r in first] == [r.id for r in again]
+    per_leaf = Counter(r.taxonomy.sub for r in first)
+    assert len(per_leaf) == 32 and set(per_leaf.values()) == {2}  # every leaf its share
+    per_format = Counter(r.format for r in first)
+    assert set(per_format.values()) == {16}
+    assert len({r.persona for r in first}) > 5
+    longer = list(sample_records(tree, settings.model_copy(update={"n_samples": 80}), seed=7))
+    assert [r.id for r in longer[:64]] == [r.id for r in first]  # prefix-stable
+    other = list(sample_records(tree, settings, seed=8))
+    assert [r.id for r in other] != [r.id for r in first]
+
+
+@pytest.mark.parametrize("bad", [["question", "sonnet"]])
+def test_unknown_format_is_a_config_error(bad):
+    from sagert.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        list(sample_records(load_taxonomy("sage"), SampleStage(formats=bad), seed=1))
+    assert "sonnet" in info.value.one_line()
