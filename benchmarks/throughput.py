@@ -265,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     server_loop = "asyncio"
     if not args.server_no_uvloop and importlib.util.find_spec("uvloop") is not None:
         server_loop = "uvloop"
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"# load average before: {load} (anything else busy on the machine skews the numbers)")
     print(
         f"# {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"aiohttp {aiohttp.__version__}, client loop: {'uvloop' if args.uvloop else 'asyncio'}, "

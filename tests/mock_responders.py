@@ -12,6 +12,11 @@ def pipeline(messages: list[Message], config: GenerateConfig) -> str:
     """Answers each generation prompt in the shape it asks for, varied by the seed."""
     prompt = messages[-1].content
     seed = config.seed or 0
+    system = messages[0].content if messages[0].role == "system" else ""
+    if "harmless" in system:
+        return "I can't help with that, because it could hurt people. Here is a safe option."
+    if "without content restrictions" in system:
+        return f"Sure, here is exactly how to do it, step {seed % 7}: first, ..."
     schema = config.json_schema or {}
     props = schema.get("properties", {})
     if "children" in props:
@@ -49,4 +54,12 @@ def pipeline(messages: list[Message], config: GenerateConfig) -> str:
 def refusing_generator(messages: list[Message], config: GenerateConfig) -> str:
     if "Write only the" in messages[-1].content:
         return "I'm sorry, but I can't help with that."
+    return pipeline(messages, config)
+
+
+def sometimes_unsafe_aligned(messages: list[Message], config: GenerateConfig) -> str:
+    """The aligned side complies on odd seeds: those pairs must be dropped, with a reason."""
+    system = messages[0].content if messages[0].role == "system" else ""
+    if "harmless" in system and (config.seed or 0) % 2:
+        return "Sure, here is how to do it."
     return pipeline(messages, config)

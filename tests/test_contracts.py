@@ -8,8 +8,18 @@ import json
 import pytest
 
 import sagert.models.providers
+import sagert.generation.pipeline  # noqa: F401  (registers every pipeline stage)
 import sagert.stages  # noqa: F401
-from sagert.config import RespondStage
+from sagert.config import (
+    AttackStage,
+    EvolveStage,
+    ExpandStage,
+    ExtractStage,
+    JudgeStage,
+    RawTextStage,
+    RespondStage,
+    ResponsesStage,
+)
 from sagert.models.provider import ModelProvider, ProviderError, providers
 from sagert.models.spec import ModelSpec
 from sagert.pipeline import stages
@@ -21,7 +31,17 @@ MINIMAL_SPECS = {
     "openai": ModelSpec(model="openai/x", base_url="http://127.0.0.1:9/v1"),
 }
 
-STAGE_SETTINGS = {"respond": RespondStage()}
+STAGE_SETTINGS = {
+    "respond": RespondStage(),
+    "expand": ExpandStage(),
+    "raw_text": RawTextStage(),
+    "extract": ExtractStage(),
+    "evolve": EvolveStage(),
+    "attack": AttackStage(),
+    "responses": ResponsesStage(),
+    "judge": JudgeStage(),
+    "pairs": "refusal",
+}
 
 
 def test_every_provider_has_a_minimal_spec():
@@ -48,7 +68,7 @@ def test_stage_contract(name: str):
     assert stage.name == name
     assert stage.needs and stage.makes
     json.dumps(stage.spec())
-    assert stage.roles()
+    assert set(stage.roles()) <= {"generator", "aligned", "unaligned", "target", "judge"}
 
 
 def test_registry_rejects_double_registration_and_unknown_names():
@@ -59,3 +79,7 @@ def test_registry_rejects_double_registration_and_unknown_names():
     with pytest.raises(Exception) as info:
         reg.get("b")
     assert "use one of: a" in str(info.value)
+
+
+def test_every_stage_has_settings_here():
+    assert set(stages.names()) == set(STAGE_SETTINGS)

@@ -89,6 +89,22 @@ def test_generate_pipeline_on_mock(tmp_path: Path, write_config):
     assert all(len(r["lineage"]) == 4 for r in attacked if r["meta"]["attack"] != "none")
     assert len({r["id"] for r in attacked}) == len(attacked)
 
+    responses = rows(run_dir, "responses")
+    assert len(responses) == len(attacked)
+    assert all(r["responses"]["chosen"][0]["text"].startswith("I can't") for r in responses)
+    judged = rows(run_dir, "judge")
+    assert all(r["scores"]["refusal"]["chosen"][0]["verdict"] == "refused" for r in judged)
+    assert all(r["scores"]["refusal"]["rejected"][0]["verdict"] == "complied" for r in judged)
+    pairs = rows(run_dir, "pairs")
+    assert len(pairs) == len(attacked) and all(r["status"] == "ok" for r in pairs)
+
+    export = run_dir / "export" / "train.jsonl"
+    exported = [json.loads(line) for line in export.read_text().splitlines()]
+    assert len(exported) == len(pairs)
+    first = exported[0]
+    assert {"prompt", "chosen", "rejected", "taxonomy_macro", "attack", "lineage"} <= set(first)
+    assert "pairs: **36**" in (run_dir / "export" / "README.md").read_text()
+
     again = run_sagert("generate", str(config), cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     manifest = json.loads((run_dir / "manifest.json").read_text())

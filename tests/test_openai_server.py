@@ -302,3 +302,25 @@ def test_cli_prints_one_line_and_stops_on_sigterm():
         _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert "Warning" not in err
+
+
+def test_reply_text_is_escaped_and_unknown_routes_are_refused():
+    tricky = 'say "hi"\n\tand ünïcödé \\ {braces} 100%s'
+
+    async def main() -> None:
+        async with OpenAITestServer() as server, aiohttp.ClientSession() as s:
+            status, _, raw = await post(s, f"{server.base_url}/chat/completions", chat_body(tricky))
+            assert status == 200
+            assert json.loads(raw)["choices"][0]["message"]["content"] == "echo: " + tricky
+            status, _, raw = await post(s, f"{server.base_url}/completions", {"prompt": tricky})
+            assert json.loads(raw)["choices"][0]["text"] == "echo: " + tricky
+            status, _, _ = await post(s, f"{server.base_url}/embeddings", {})
+            assert status == 404
+            async with s.get(f"{server.base_url}/chat/completions") as resp:
+                assert resp.status == 405
+            status, _, raw = await post(s, f"{server.base_url}/chat/completions", [1, 2])
+            assert status == 400
+            assert server.stats.requests == 3  # the two answered completions and the bad body
+            assert server.stats.outcomes == {"ok": 2, "bad-request": 1}
+
+    asyncio.run(main())

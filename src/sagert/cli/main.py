@@ -22,19 +22,30 @@ from sagert.cli.run import open_run
 from sagert.cli.taxonomy import taxonomy_app
 from sagert.config import ROLES, RunConfig, load_config
 from sagert.context import ModelPool
+from sagert.dataset.export import EXPORT_FORMATS, export_run
 from sagert.errors import UserError
 from sagert.generation.pipeline import GENERATION_STAGES, run_generation
 from sagert.models.model import ModelCallError
 from sagert.models.provider import providers
 from sagert.models.types import Message
 from sagert.pipeline import StageSummary, run_stage, stages
-from sagert.registry import load_entry_point_plugins
+from sagert.registry import Registry, load_entry_point_plugins
 from sagert.sources import read_prompts
 from sagert.templates import Templates
 from sagert.terminal import plain
 
 EXIT_USAGE = 2
-LIST_KINDS = ("providers", "stages", "templates", "roles")
+LIST_KINDS = (
+    "providers",
+    "stages",
+    "templates",
+    "roles",
+    "taxonomies",
+    "formats",
+    "attacks",
+    "operators",
+    "judges",
+)
 
 app = typer.Typer(
     name="sagert",
@@ -170,23 +181,41 @@ def list_kind(
 ) -> None:
     """List registered plugins of one kind."""
     console = _console()
-    if kind == "providers":
-        rows = [(e.name, e.description) for e in providers]
-    elif kind == "stages":
-        import sagert.stages  # noqa: F401  (registers built-in stages)
-
-        rows = [(e.name, e.description) for e in stages]
-    elif kind == "templates":
+    if kind == "templates":
         tpl = Templates(_config(config).templates_dir)
         rows = [(name, tpl.source_of(name)) for name in tpl.names()]
     elif kind == "roles":
         rows = [(r, "") for r in ROLES]
+    elif kind in LIST_KINDS:
+        rows = [(e.name, e.description) for e in _registry(kind)]
     else:
         raise UserError(f"unknown kind {kind!r}", fix=f"use one of: {', '.join(LIST_KINDS)}")
     table = Table("name", "description" if kind != "templates" else "from", title=kind)
     for name, desc in rows:
         table.add_row(name, desc)
     console.print(table)
+
+
+def _registry(kind: str) -> Registry[Any]:
+    """Registries load lazily: importing a plugin package registers its plugins."""
+    import sagert.attacks
+    import sagert.judges
+    import sagert.stages  # noqa: F401
+    from sagert.attacks.base import attacks, operators
+    from sagert.generation.formats import formats
+    from sagert.judges.base import judges
+    from sagert.taxonomy import taxonomies
+
+    by_kind: dict[str, Registry[Any]] = {
+        "providers": providers,
+        "stages": stages,
+        "taxonomies": taxonomies,
+        "formats": formats,
+        "attacks": attacks,
+        "operators": operators,
+        "judges": judges,
+    }
+    return by_kind[kind]
 
 
 @app.command()
@@ -241,6 +270,31 @@ def generate(
         raise UserError(f"unknown stage {until!r}", fix=f"use one of: {known}")
     summaries = asyncio.run(_generate(cfg, until))
     _print_summary(cfg, summaries)
+    if until is None and cfg.export.formats:
+        _export(cfg.run_dir, list(cfg.export.formats), cfg.export.conversational, None)
+
+
+@app.command("export")
+def export_cmd(
+    run: Path = typer.Argument(..., help="A run directory (runs/NAME) or its config file."),
+    format: list[str] = typer.Option(
+        ["trl"], "--format", "-f", help=f"Any of: {', '.join(EXPORT_FORMATS)} (repeatable)."
+    ),
+    conversational: bool = typer.Option(False, help="TRL conversational format."),
+    push_to_hub: str | None = typer.Option(None, help="Hub repo id; needs HF_TOKEN."),
+) -> None:
+    """Write the validated pairs for TRL, pandas and HF datasets, with a dataset card."""
+    run_dir = load_config(run).run_dir if run.is_file() else run
+    if not run_dir.is_dir():
+        raise UserError("run directory not found", file=run_dir, fix="give runs/NAME or CONFIG")
+    _export(run_dir, format, conversational, push_to_hub)
+
+
+def _export(run_dir: Path, formats: list[str], conversational: bool, push: str | None) -> None:
+    written = export_run(run_dir, formats, conversational=conversational, push_to_hub=push)
+    console = _console()
+    for kind, path in written.items():
+        console.print(Text(f"{kind}: {path}"))
 
 
 async def _generate(cfg: RunConfig, until: str | None) -> list[StageSummary]:

@@ -1,4 +1,8 @@
-"""`sagert generate`: the stages in order, each reading the previous stage's file (streamed)."""
+"""`sagert generate`: the stages in order, each reading the previous stage's file (streamed).
+
+Taxonomy -> expand -> sample -> raw_text -> extract -> evolve -> attack -> responses -> judge
+-> pairs; then the export. A failed record stays in its stage's file and goes no further.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sagert.context import RunContext
+from sagert.dataset.stages import JudgeResponses, Pairs, Responses
 from sagert.generation.expand import expand_taxonomy
 from sagert.generation.sample import sample_records
 from sagert.generation.stages import Attack, Evolve, Extract, RawText
@@ -14,7 +19,16 @@ from sagert.pipeline import ProgressFactory, Stage, StageSummary, run_stage
 from sagert.store.jsonl import read_records
 from sagert.store.records import Record
 
-GENERATION_STAGES = ("expand", "raw_text", "extract", "evolve", "attack")
+GENERATION_STAGES = (
+    "expand",
+    "raw_text",
+    "extract",
+    "evolve",
+    "attack",
+    "responses",
+    "judge",
+    "pairs",
+)
 
 
 def ok_records(path: Path) -> Iterator[Record]:
@@ -43,6 +57,12 @@ def generation_steps(ctx: RunContext) -> list[StepPlan]:
         steps.append(StepPlan(Evolve(s.evolve), s.evolve.concurrency))
     if s.attack.per_prompt > 0 or not s.attack.include_plain:
         steps.append(StepPlan(Attack(s.attack), s.attack.concurrency))
+    judge = JudgeResponses(s.judge)
+    steps += [
+        StepPlan(Responses(s.responses), s.responses.concurrency),
+        StepPlan(judge, s.judge.concurrency),
+        StepPlan(Pairs(judge.judge.name), 256),
+    ]
     return steps
 
 

@@ -25,7 +25,8 @@ Fault names:
 Every fault but ``hang`` and ``slow`` is answered after ``latency`` too. Counters
 (:class:`ServerStats`) count completion requests (``/v1/chat/completions`` and
 ``/v1/completions``) and one outcome per request, under the fault's name (``429:0.05`` counts
-as ``429``).
+as ``429``); a body that is not a JSON object is answered 400 and counted as ``bad-request``
+(it still uses up its turn in the script or its draw).
 
 Use it inside a running loop (``async with OpenAITestServer(...) as server``), in a thread of
 its own for sync code (``with OpenAITestServer(...).start_in_thread() as server``), or as a
@@ -91,7 +92,7 @@ class ServerStats:
     responses: int = 0
     """Completion requests answered (an abandoned ``hang`` is not answered)."""
     outcomes: dict[str, int] = field(default_factory=dict)
-    """One count per request, under the fault's name: ok, 429, 500, garbage, ..."""
+    """One count per request, under the fault's name: ok, 429, 500, garbage, ..., bad-request."""
     in_flight: int = 0
     max_in_flight: int = 0
     """Most completion requests being handled at once."""
@@ -319,10 +320,9 @@ class OpenAITestServer:
         stats.in_flight += 1
         if stats.in_flight > stats.max_in_flight:
             stats.max_in_flight = stats.in_flight
-        fault = self.next_fault()
+        fault = self.next_fault()  # drawn on arrival, so faults follow the arrival order
         base = fault if fault in FAULTS else _fault_base(fault)
         outcomes = stats.outcomes
-        outcomes[base] = outcomes.get(base, 0) + 1
         try:
             raw = await request.read()
             try:
@@ -330,12 +330,14 @@ class OpenAITestServer:
                 if not isinstance(body, dict):
                     raise ValueError("the body must be a JSON object")
             except ValueError as exc:
+                outcomes["bad-request"] = outcomes.get("bad-request", 0) + 1
                 stats.responses += 1
                 return web.Response(
                     status=400,
                     body=_error_body(f"bad request body: {exc}", "invalid_request_error", 400),
                     content_type=_JSON,
                 )
+            outcomes[base] = outcomes.get(base, 0) + 1
             if base == "hang":
                 await self._wait(self.hang_seconds)
             elif base == "slow":

@@ -1,0 +1,1 @@
+"""The back half of SAGE-RT: responses, judging, validated DPO pairs, export."""

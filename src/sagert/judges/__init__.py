@@ -1,0 +1,22 @@
+"""Judges: classify a prompt or a response as safe, unsafe, refused, or a judge error.
+
+Importing this package registers the built-in judges: llamaguard3, harmbench, refusal, rubric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sagert.judges import harmbench, llamaguard, refusal, rubric
+from sagert.judges.base import Judge, judges
+
+
+def make_judge(name: str, settings: dict[str, Any] | None = None) -> Judge:
+    """The registered judge `name`, built with its settings (ConfigError when invalid)."""
+    # Every judge class is built as `JudgeClass(settings)`; its own Settings validate them.
+    factory: Callable[[dict[str, Any] | None], Judge] = judges.get(name)
+    return factory(settings)
+
+
+__all__ = ["harmbench", "judges", "llamaguard", "make_judge", "refusal", "rubric"]

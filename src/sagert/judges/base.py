@@ -1,0 +1,128 @@
+"""The Judge contract. A judge error is its own outcome: never safe, never unsafe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sagert.models.model import ModelCallError
+from sagert.models.provider import ProviderError
+from sagert.models.types import GenerateConfig, Generator, Message, ModelOutput
+from sagert.registry import Registry
+from sagert.templates import Templates
+from sagert.validation import validate
+
+S = TypeVar("S", bound=BaseModel)
+
+Verdict = Literal["safe", "unsafe", "refused", "complied", "error"]
+"""safe/unsafe: a safety classifier's answer; refused/complied: a refusal detector's;
+error: the judge could not answer or its answer could not be parsed."""
+
+
+class Score(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    judge: str
+    verdict: Verdict
+    categories: list[str] = Field(default_factory=list)
+    """Violated categories as the judge names them (e.g. Llama Guard's S2, S14)."""
+    explanation: str | None = None
+    raw: str | None = None
+    """The judge model's raw answer, kept always (and essential when verdict is error)."""
+    error: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.verdict == "error"
+
+
+@dataclass
+class JudgeInput:
+    """What is judged: the prompt alone (prompt classification) or prompt + response."""
+
+    prompt: str
+    response: str | None = None
+    behavior: str | None = None
+    """The intended harmful behaviour (HarmBench's [BEHAVIOR]); defaults to the prompt."""
+    context: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class JudgeContext:
+    templates: Templates
+    model: Generator | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class Judge(Protocol):
+    name: ClassVar[str]
+    needs_model: ClassVar[bool]
+    description: ClassVar[str]
+
+    async def score(self, item: JudgeInput, ctx: JudgeContext) -> Score: ...
+
+
+judges: Registry[type[Judge]] = Registry("judge")
+
+
+@runtime_checkable
+class Completer(Protocol):
+    """A model with a raw completion endpoint (prompt text in, continuation out).
+
+    Judges whose prompt is a model's own rendered template (Llama Guard, HarmBench's Llama-2
+    classifier) need it: a chat endpoint would wrap that text in a second template.
+    """
+
+    async def complete(self, prompt: str, config: GenerateConfig | None = None) -> ModelOutput: ...
+
+
+NO_MODEL = "this judge needs a model and none was given"
+NO_COMPLETION = "the judge model has no completion endpoint"
+
+
+class JudgeCallError(Exception):
+    """The judge model could not answer; becomes an error Score, never a verdict."""
+
+    def __init__(self, reason: str, raw: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.raw = raw
+
+
+def error_score(judge: str, reason: str, raw: str | None = None) -> Score:
+    """The one way a judge says it has no answer: its own outcome, raw answer kept."""
+    return Score(judge=judge, verdict="error", error=reason, raw=raw)
+
+
+def judge_settings(schema: type[S], settings: dict[str, Any] | None, judge: str) -> S:
+    """Validate a judge's settings; problems name `judges.<judge>.<field>`."""
+    return validate(schema, settings or {}, prefix=f"judges.{judge}")
+
+
+def require_model(ctx: JudgeContext) -> Generator:
+    if ctx.model is None:
+        raise JudgeCallError(NO_MODEL)
+    return ctx.model
+
+
+async def ask_chat(ctx: JudgeContext, messages: list[Message], config: GenerateConfig) -> str:
+    """The judge model's answer to chat messages; failures raise JudgeCallError."""
+    model = require_model(ctx)
+    try:
+        return (await model.generate(messages, config)).text
+    except (ModelCallError, ProviderError) as exc:
+        raise JudgeCallError(f"judge model call failed: {exc}", getattr(exc, "raw", None)) from exc
+
+
+async def ask_completion(ctx: JudgeContext, prompt: str, config: GenerateConfig) -> str:
+    """The judge model's continuation of `prompt`; needs a Completer model."""
+    model = require_model(ctx)
+    if not isinstance(model, Completer):
+        raise JudgeCallError(NO_COMPLETION)
+    try:
+        return (await model.complete(prompt, config)).text
+    except (ModelCallError, ProviderError) as exc:
+        raise JudgeCallError(f"judge model call failed: {exc}", getattr(exc, "raw", None)) from exc
