@@ -56,6 +56,8 @@ class Result:
     client_cpu: float
     server_cpu: float | None
     errors: int
+    others_cpu: float | None = None
+    """CPU seconds that other processes used on the machine during the run."""
 
     @property
     def ideal_wall(self) -> float:
@@ -75,6 +77,16 @@ class Result:
 
 
 # -- the server, in its own process ------------------------------------------------------------
+
+
+def _machine_busy_seconds() -> float | None:
+    """user + nice + system CPU seconds of the whole machine from /proc/stat (Linux)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = f.readline().split()
+        return (int(fields[1]) + int(fields[2]) + int(fields[3])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _proc_cpu_seconds(pid: int) -> float | None:
@@ -189,6 +201,7 @@ def measure(
             gc.collect()
             gc.freeze()
         server_cpu0 = _proc_cpu_seconds(pid)
+        busy0 = _machine_busy_seconds()
         cpu0 = time.process_time()
         t0 = time.perf_counter()
         try:
@@ -199,10 +212,14 @@ def measure(
             if gc_freeze:
                 gc.unfreeze()
         server_cpu1 = _proc_cpu_seconds(pid)
+        busy1 = _machine_busy_seconds()
     server_cpu = (
         server_cpu1 - server_cpu0 if server_cpu0 is not None and server_cpu1 is not None else None
     )
-    return Result(mode, n, c, latency, wall, cpu, server_cpu, errors)
+    others = None
+    if busy0 is not None and busy1 is not None and server_cpu is not None:
+        others = max(0.0, busy1 - busy0 - cpu - server_cpu)
+    return Result(mode, n, c, latency, wall, cpu, server_cpu, errors, others)
 
 
 def _run(coro: Awaitable[int], use_uvloop: bool) -> int:
@@ -219,12 +236,17 @@ def report(r: Result) -> str:
     target = target_for(r.c)
     verdict = "PASS" if r.fraction >= target and r.errors == 0 else "BELOW TARGET"
     server = f"{r.server_cpu / r.n * 1000:.3f}" if r.server_cpu is not None else "n/a"
+    # Other processes' CPU, in cores, while the run went on: more than a few tenths of a core
+    # means the machine was shared and the run is not a clean measurement.
+    others = f"{r.others_cpu / r.wall:.2f}" if r.others_cpu is not None else "n/a"
+    if r.others_cpu is not None and r.others_cpu / r.wall > 0.25:
+        verdict += " (machine busy: numbers not clean)"
     return (
         f"{r.mode:<7} N={r.n:<6} C={r.c:<5} latency={r.latency:g}s  wall={r.wall:.3f}s  "
         f"req/s={r.rps:.0f}  ideal req/s={r.ideal_rps:.0f}  "
         f"{r.fraction * 100:.1f}% of ideal (target {target * 100:.0f}%)  "
         f"client CPU/req={r.client_cpu / r.n * 1000:.3f}ms  server CPU/req={server}ms  "
-        f"errors={r.errors}  {verdict}"
+        f"other processes={others} cores  errors={r.errors}  {verdict}"
     )
 
 

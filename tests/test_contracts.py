@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+import sagert.generation.pipeline
 import sagert.models.providers
-import sagert.generation.pipeline  # noqa: F401  (registers every pipeline stage)
 import sagert.stages  # noqa: F401
 from sagert.config import (
     AttackStage,

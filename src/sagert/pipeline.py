@@ -56,6 +56,8 @@ class StageSummary:
     seconds: float = 0.0
     torn_bytes_dropped: int = 0
     calls: dict[str, Any] = field(default_factory=dict)
+    failure_reasons: dict[str, int] = field(default_factory=dict)
+    """Failures written in this run, by reason (the part before any parenthesis)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,6 +89,10 @@ async def run_stage(
                 results = await _process_safely(stage, record, ctx)
                 out.append(results)
                 summary.written += len(results)
+                for r in results:
+                    if r.failure is not None:
+                        reason = _reason_group(r.failure.reason)
+                        summary.failure_reasons[reason] = summary.failure_reasons.get(reason, 0) + 1
             finally:
                 in_flight.discard(record.id)
                 slots.release()
@@ -141,3 +147,24 @@ def _stats_delta(
             for key, value in now.items()
         }
     return delta
+
+
+def _reason_group(reason: str) -> str:
+    """Group failures by kind: drop the specifics in parentheses and after a colon's detail."""
+    head = reason.split("(", 1)[0].strip()
+    return head[:120] or reason[:120]
+
+
+def total_calls(summaries: list[StageSummary]) -> dict[str, dict[str, Any]]:
+    """Per-model counters summed over stages (each summary holds its own stage's share)."""
+    totals: dict[str, dict[str, Any]] = {}
+    for summary in summaries:
+        for name, stats in summary.calls.items():
+            entry = totals.setdefault(name, {"roles": []})
+            for role in stats.get("roles", []):
+                if role not in entry["roles"]:
+                    entry["roles"].append(role)
+            for key, value in stats.items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    entry[key] = entry.get(key, 0) + value
+    return totals

@@ -28,7 +28,7 @@ from sagert.generation.pipeline import GENERATION_STAGES, run_generation
 from sagert.models.model import ModelCallError
 from sagert.models.provider import providers
 from sagert.models.types import Message
-from sagert.pipeline import StageSummary, run_stage, stages
+from sagert.pipeline import StageSummary, run_stage, stages, total_calls
 from sagert.registry import Registry, load_entry_point_plugins
 from sagert.sources import read_prompts
 from sagert.templates import Templates
@@ -315,6 +315,12 @@ def _print_summary(cfg: RunConfig, summaries: list[StageSummary]) -> None:
             f"{s.seconds:.1f}",
         )
     console.print(table)
+    reasons = [(s.name, r, n) for s in summaries for r, n in s.failure_reasons.items()]
+    if reasons:
+        why = Table("stage", "reason", "records", title="failed or dropped this run")
+        for stage, reason, n in sorted(reasons, key=lambda x: -x[2]):
+            why.add_row(stage, Text(plain(reason, 120)), str(n))
+        console.print(why)
     calls = Table(
         "model",
         "roles",
@@ -324,21 +330,22 @@ def _print_summary(cfg: RunConfig, summaries: list[StageSummary]) -> None:
         "failures",
         "prompt tok",
         "completion tok",
-        title="models",
+        title="models (this run)",
     )
-    for name, st in (summaries[-1].calls if summaries else {}).items():
+    for name, st in total_calls(summaries).items():
         calls.add_row(
             name,
             ",".join(st["roles"]),
-            str(st["calls"]),
-            str(st["cache_hits"]),
-            str(st["retries"]),
-            str(st["failures"]),
-            str(st["prompt_tokens"]),
-            str(st["completion_tokens"]),
+            str(st.get("calls", 0)),
+            str(st.get("cache_hits", 0)),
+            str(st.get("retries", 0)),
+            str(st.get("failures", 0)),
+            str(st.get("prompt_tokens", 0)),
+            str(st.get("completion_tokens", 0)),
         )
     console.print(calls)
-    console.print(Text(f"run: {cfg.run_dir}"))
+    wall = sum(s.seconds for s in summaries)
+    console.print(Text(f"run: {cfg.run_dir}  ({wall:.1f} s in stages)"))
 
 
 def main(argv: list[str] | None = None) -> None:
