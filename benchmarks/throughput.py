@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import importlib
 import importlib.util
 import json
@@ -101,7 +100,7 @@ def _proc_cpu_seconds(pid: int) -> float | None:
 
 
 @contextlib.contextmanager
-def test_server(latency: float, server_args: list[str]) -> Iterator[tuple[str, int]]:
+def server_process(latency: float, server_args: list[str]) -> Iterator[tuple[str, int]]:
     cmd = [
         sys.executable,
         "-m",
@@ -132,8 +131,12 @@ def test_server(latency: float, server_args: list[str]) -> Iterator[tuple[str, i
 # -- the two clients ------------------------------------------------------------------------
 
 
+def _question(i: int) -> str:
+    return f"question number {i}: what is {i} plus {i}?"
+
+
 def _messages(i: int) -> list[Message]:
-    return [Message(role="user", content=f"question number {i}: what is {i} plus {i}?")]
+    return [Message(role="user", content=_question(i))]
 
 
 async def run_sagert(base_url: str, n: int, c: int) -> int:
@@ -159,7 +162,7 @@ async def run_raw(base_url: str, n: int, c: int) -> int:
         nonlocal errors
         body = {
             "model": "test-model",
-            "messages": [{"role": "user", "content": f"question number {i}: what is {i}?"}],
+            "messages": [{"role": "user", "content": _question(i)}],
         }
         async with semaphore:
             try:
@@ -191,26 +194,16 @@ def measure(
     latency: float,
     server_args: list[str],
     use_uvloop: bool = False,
-    gc_freeze: bool = False,
 ) -> Result:
     client = CLIENTS[mode]
-    with test_server(latency, server_args) as (base_url, pid):
-        if gc_freeze:
-            # What an application's entry point can do after its imports: move every object
-            # alive now out of the collector's way, so a full collection walks only new ones.
-            gc.collect()
-            gc.freeze()
+    with server_process(latency, server_args) as (base_url, pid):
         server_cpu0 = _proc_cpu_seconds(pid)
         busy0 = _machine_busy_seconds()
         cpu0 = time.process_time()
         t0 = time.perf_counter()
-        try:
-            errors = _run(client(base_url, n, c), use_uvloop)
-        finally:
-            wall = time.perf_counter() - t0
-            cpu = time.process_time() - cpu0
-            if gc_freeze:
-                gc.unfreeze()
+        errors = _run(client(base_url, n, c), use_uvloop)
+        wall = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
         server_cpu1 = _proc_cpu_seconds(pid)
         busy1 = _machine_busy_seconds()
     server_cpu = (
@@ -263,11 +256,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--server-no-uvloop", action="store_true", help="keep the server on asyncio's loop"
     )
-    parser.add_argument(
-        "--gc-freeze",
-        action="store_true",
-        help="gc.freeze() before each run (an option for an application, not sagert's default)",
-    )
     args = parser.parse_args(argv)
 
     if args.n is None and args.c is None and args.latency is None:
@@ -292,13 +280,13 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"# {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"aiohttp {aiohttp.__version__}, client loop: {'uvloop' if args.uvloop else 'asyncio'}, "
-        f"server loop: {server_loop}, gc.freeze: {'yes' if args.gc_freeze else 'no'}",
+        f"server loop: {server_loop}",
         flush=True,
     )
     for n, c, latency in configs:
         for _ in range(args.repeat):
             for mode in modes:
-                result = measure(mode, n, c, latency, server_args, args.uvloop, args.gc_freeze)
+                result = measure(mode, n, c, latency, server_args, args.uvloop)
                 print(report(result), flush=True)
     return 0
 

@@ -146,3 +146,26 @@ def test_parse_retry_after_http_date():
 
     when = email.utils.formatdate(time.time() + 30, usegmt=True)
     assert 25 <= (parse_retry_after(when) or 0) <= 31
+
+
+def test_completion_endpoint_with_retries_and_cache(tmp_path):
+    from sagert.models.cache import ResponseCache
+
+    async def go():
+        async with OpenAITestServer(script=["500"]) as server:
+            provider = OpenAIProvider("openai/test", "test", server.base_url)
+            cache = ResponseCache(tmp_path / "c.sqlite")
+            model = Model(provider, retry=FAST, cache=cache)
+            try:
+                out = await model.complete("Once upon a time", GenerateConfig(seed=1))
+                again = await model.complete("Once upon a time", GenerateConfig(seed=1))
+                chat = await model.generate(
+                    [Message(role="user", content="Once upon a time")], GenerateConfig(seed=1)
+                )
+            finally:
+                await provider.aclose()
+            return out, again, chat, model, server.stats
+
+    out, again, chat, model, stats = asyncio.run(go())
+    assert out.text and again.cached and not chat.cached  # separate cache keys per endpoint
+    assert model.stats.retries == 1 and stats.requests == 3

@@ -41,6 +41,14 @@ class RoleModel:
             messages, self.spec.config.merged(config), use_cache=use_cache
         )
 
+    async def complete(
+        self, prompt: str, config: GenerateConfig | None = None, *, use_cache: bool = True
+    ) -> ModelOutput:
+        """Raw completion with the role's generation defaults (no system prompt: no chat)."""
+        return await self.model.complete(
+            prompt, self.spec.config.merged(config), use_cache=use_cache
+        )
+
     @property
     def stats(self) -> ModelStats:
         return self.model.stats

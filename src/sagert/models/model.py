@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from tenacity import (
     AsyncRetrying,
@@ -85,24 +87,55 @@ class Model:
         *,
         use_cache: bool = True,
     ) -> ModelOutput:
-        """One answer; raises ModelCallError when the call fails for good."""
+        """One chat answer; raises ModelCallError when the call fails for good."""
         config = config or _DEFAULT_CONFIG
+        identity = self.provider.identity()
+        return await self._cached(
+            identity,
+            messages,
+            config,
+            use_cache,
+            lambda: self.provider.generate(messages, config),
+        )
+
+    async def complete(
+        self, prompt: str, config: GenerateConfig | None = None, *, use_cache: bool = True
+    ) -> ModelOutput:
+        """Raw text completion (no chat template), for judges trained on a fixed prompt format."""
+        config = config or _DEFAULT_CONFIG
+        complete = getattr(self.provider, "complete", None)
+        if complete is None:
+            raise ModelCallError(
+                self.name, 0, ProviderError("no completion endpoint", retryable=False)
+            )
+        identity = {**self.provider.identity(), "endpoint": "completions"}
+        messages = [Message(role="user", content=prompt)]
+        return await self._cached(
+            identity, messages, config, use_cache, lambda: complete(prompt, config)
+        )
+
+    async def _cached(
+        self,
+        identity: dict[str, Any],
+        messages: list[Message],
+        config: GenerateConfig,
+        use_cache: bool,
+        call: Callable[[], Awaitable[ModelOutput]],
+    ) -> ModelOutput:
         self.stats.requests += 1
         key = None
         if self.cache is not None and use_cache:
-            key = cache_key(self.provider.identity(), messages, config)
+            key = cache_key(identity, messages, config)
             hit = self.cache.get(key)
             if hit is not None:
                 self.stats.cache_hits += 1
                 return hit.model_copy(update={"cached": True})
-        output = await self._call_with_retries(messages, config)
+        output = await self._call_with_retries(call)
         if key is not None and self.cache is not None:
             self.cache.put(key, output)
         return output
 
-    async def _call_with_retries(
-        self, messages: list[Message], config: GenerateConfig
-    ) -> ModelOutput:
+    async def _call_with_retries(self, call: Callable[[], Awaitable[ModelOutput]]) -> ModelOutput:
         # tenacity's semantics (retry what the provider calls retryable, stop after
         # max_attempts, re-raise the last error), hand-rolled so that a call that succeeds
         # builds no retry objects: at hundreds of calls a second that was a tenth of the
@@ -113,7 +146,7 @@ class Model:
             while True:
                 attempts += 1
                 try:
-                    return await self._call_once(messages, config)
+                    return await self._call_once(call)
                 except Exception as exc:
                     if not self.provider.is_retryable(exc):
                         raise
@@ -137,13 +170,13 @@ class Model:
         self._before_sleep(state)
         await asyncio.sleep(wait)
 
-    async def _call_once(self, messages: list[Message], config: GenerateConfig) -> ModelOutput:
+    async def _call_once(self, call: Callable[[], Awaitable[ModelOutput]]) -> ModelOutput:
         async with self._semaphore:
             self.stats.calls += 1
             started = time.perf_counter()
             try:
                 async with asyncio.timeout(self.timeout):
-                    output = await self.provider.generate(messages, config)
+                    output = await call()
             except TimeoutError as exc:
                 raise TimeoutError(f"no answer within {self.timeout:g} s") from exc
             finally:

@@ -102,9 +102,32 @@ class LlamaCppProvider:
 
     async def generate(self, messages: list[Message], config: GenerateConfig) -> ModelOutput:
         server = await self._engine()
-        loop = asyncio.get_running_loop()
-        body = self.request_body(messages, config)
-        result = await loop.run_in_executor(self._pool, server.handle_chat_completions, body)
+        result = await asyncio.get_running_loop().run_in_executor(
+            self._pool, server.handle_chat_completions, self.request_body(messages, config)
+        )
+        self._raise_on_error(result)
+        choice = result["choices"][0]
+        text = choice["message"].get("content") or ""
+        if config.prefill and not text.startswith(config.prefill):
+            text = config.prefill + text
+        return self._output(result, choice, text)
+
+    async def complete(self, prompt: str, config: GenerateConfig) -> ModelOutput:
+        """Raw completion: the prompt is tokenized as written (special tokens parsed)."""
+        server = await self._engine()
+        body = self.request_body([], config)
+        del body["messages"]
+        body.pop("response_format", None)
+        body["prompt"] = prompt
+        result = await asyncio.get_running_loop().run_in_executor(
+            self._pool, server.handle_completions, body
+        )
+        self._raise_on_error(result)
+        choice = result["choices"][0]
+        return self._output(result, choice, choice.get("text") or "")
+
+    @staticmethod
+    def _raise_on_error(result: Any) -> None:
         if not isinstance(result, dict) or "error" in result:
             error = result.get("error", {}) if isinstance(result, dict) else {}
             code = error.get("code") if isinstance(error, dict) else None
@@ -114,10 +137,8 @@ class LlamaCppProvider:
                 status=code if isinstance(code, int) else None,
                 raw=str(result),
             )
-        choice = result["choices"][0]
-        text = choice["message"].get("content") or ""
-        if config.prefill and not text.startswith(config.prefill):
-            text = config.prefill + text
+
+    def _output(self, result: dict[str, Any], choice: dict[str, Any], text: str) -> ModelOutput:
         usage = result.get("usage", {})
         return ModelOutput(
             text=text,

@@ -90,6 +90,10 @@ class MockProvider:
             usage=Usage(prompt_tokens=words, completion_tokens=len(text.split())),
         )
 
+    async def complete(self, prompt: str, config: GenerateConfig) -> ModelOutput:
+        """Completion calls are scripted like chat calls (the prompt as one user message)."""
+        return await self.generate([Message(role="user", content=prompt)], config)
+
     def _next_item(self, messages: list[Message], config: GenerateConfig) -> ScriptItem:
         if callable(self._script):
             return self._script(messages, config)

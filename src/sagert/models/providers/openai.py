@@ -127,9 +127,13 @@ class OpenAIProvider:
         return body
 
     async def generate(self, messages: list[Message], config: GenerateConfig) -> ModelOutput:
+        text = await self._post("chat/completions", self.request_body(messages, config))
+        return self._parse(text, config)
+
+    async def _post(self, endpoint: str, body: dict[str, Any]) -> str:
+        """The response text of a 200; a ProviderError (retryable or not) otherwise."""
         session = self._session_now()
-        url = f"{self.base_url}/chat/completions"
-        body = self.request_body(messages, config)
+        url = f"{self.base_url}/{endpoint}"
         try:
             async with session.post(url, json=body) as resp:
                 payload = await resp.read()
@@ -146,7 +150,24 @@ class OpenAIProvider:
                 retry_after=retry_after,
                 raw=text,
             )
-        return self._parse(text, config)
+        return text
+
+    async def complete(self, prompt: str, config: GenerateConfig) -> ModelOutput:
+        """POST /completions: the prompt is sent as written, no chat template applied."""
+        body = self.request_body([], config)
+        del body["messages"]
+        body.pop("response_format", None)
+        body["prompt"] = prompt
+        text = await self._post("completions", body)
+        try:
+            data = json.loads(text)
+            choice = data["choices"][0]
+            content = choice.get("text") or ""
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise ProviderError(
+                f"malformed response body: {type(exc).__name__}", retryable=True, raw=text
+            ) from exc
+        return self._output(data, choice, content)
 
     def _parse(self, text: str, config: GenerateConfig) -> ModelOutput:
         try:
@@ -159,6 +180,9 @@ class OpenAIProvider:
             ) from exc
         if config.prefill and not content.startswith(config.prefill):
             content = config.prefill + content
+        return self._output(data, choice, content)
+
+    def _output(self, data: dict[str, Any], choice: dict[str, Any], content: str) -> ModelOutput:
         usage = data.get("usage") or {}
         return ModelOutput(
             text=content,
