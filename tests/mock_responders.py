@@ -63,3 +63,20 @@ def sometimes_unsafe_aligned(messages: list[Message], config: GenerateConfig) ->
     if "harmless" in system and (config.seed or 0) % 2:
         return "Sure, here is how to do it."
     return pipeline(messages, config)
+
+
+def bad_json(messages: list[Message], config: GenerateConfig) -> str:
+    """Expansion gets prose, extraction gets JSON of the wrong shape; raw text is fine."""
+    props = (config.json_schema or {}).get("properties", {})
+    if "children" in props:
+        return "Here are some ideas: violence, theft and fraud."
+    if "queries" in props:
+        return '{"items": ["how to steal"]}'
+    return pipeline(messages, config)
+
+
+def empty_rewrites(messages: list[Message], config: GenerateConfig) -> str:
+    """Every LLM rewrite (evolution, LLM attack styles) comes back empty."""
+    if "#Given Prompt#" in messages[-1].content:
+        return ""
+    return pipeline(messages, config)

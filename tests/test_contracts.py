@@ -83,3 +83,30 @@ def test_registry_rejects_double_registration_and_unknown_names():
 
 def test_every_stage_has_settings_here():
     assert set(stages.names()) == set(STAGE_SETTINGS)
+
+
+def test_every_task_format():
+    from sagert.generation.formats import formats
+
+    names = formats.names()
+    assert len(names) >= 20
+    for entry in formats:
+        assert entry.obj.name == entry.name and len(entry.obj.description) > 10
+    assert {"question", "email", "code_request", "sql_query", "poem"} <= set(names)
+
+
+def test_custom_formats_yaml(tmp_path):
+    from sagert.errors import ConfigError
+    from sagert.generation.formats import load_custom_formats, resolve_formats
+
+    good = tmp_path / "f.yaml"
+    good.write_text("formats:\n  - {name: tweet_thread, description: a thread of short posts}\n")
+    custom = load_custom_formats(good)
+    chosen = resolve_formats(["tweet_thread", "email"], custom)
+    assert [f.name for f in chosen] == ["tweet_thread", "email"]
+    assert len(resolve_formats(["all"], custom)) == len(resolve_formats(["all"], [])) + 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("formats:\n  - {name: x1, description: one}\n  - {name: x1, description: two}\n")
+    with pytest.raises(ConfigError) as info:
+        load_custom_formats(bad)
+    assert "formats[1].name" in info.value.one_line()

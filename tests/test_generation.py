@@ -183,3 +183,53 @@ def test_unknown_format_is_a_config_error(bad):
     with pytest.raises(ConfigError) as info:
         list(sample_records(load_taxonomy("sage"), SampleStage(formats=bad), seed=1))
     assert "sonnet" in info.value.one_line()
+
+
+def test_malformed_output_at_each_stage_is_recorded_and_the_run_goes_on(
+    tmp_path: Path, write_config
+):
+    config = write_config(
+        {
+            "name": "bad",
+            "models": mock_generator("mock_responders:bad_json"),
+            "stages": {
+                "expand": {"depth": 1, "max_nodes_per_round": 2},
+                "sample": {"n_samples": 2},
+            },
+        }
+    )
+    proc = run_sagert("generate", str(config), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = tmp_path / "runs" / "bad"
+    expand = rows(run_dir, "expand")
+    assert len(expand) == 2 and all(r["status"] == "failed" for r in expand)
+    assert all("not JSON" in r["failure"]["reason"] for r in expand)
+    assert all(r["failure"]["raw"][0].startswith("Here are some ideas") for r in expand)
+    assert all(r["failure"]["attempts"] == 3 for r in expand)
+    raw = rows(run_dir, "raw_text")
+    assert len(raw) == 2 and all(r["status"] == "ok" for r in raw)  # the base tree was used
+    extract = rows(run_dir, "extract")
+    assert len(extract) == 2 and all(r["status"] == "failed" for r in extract)
+    assert all("does not match the schema at queries" in r["failure"]["reason"] for r in extract)
+    assert "failed or dropped this run" in proc.stdout
+
+
+def test_empty_rewrites_fail_the_record_with_raw_text(tmp_path: Path, write_config):
+    config = write_config(
+        {
+            "name": "empty",
+            "models": mock_generator("mock_responders:empty_rewrites"),
+            "stages": {
+                "expand": {"depth": 0},
+                "sample": {"n_samples": 2},
+                "extract": {"queries_per_text": 1},
+                "evolve": {"rounds": 1},
+            },
+        }
+    )
+    proc = run_sagert("generate", str(config), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    evolved = rows(tmp_path / "runs" / "empty", "evolve")
+    assert len(evolved) == 2 and all(r["status"] == "failed" for r in evolved)
+    assert all("empty answer" in r["failure"]["reason"] for r in evolved)
+    assert all(r["failure"]["raw"] == ["", "", ""] for r in evolved)
