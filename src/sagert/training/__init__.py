@@ -1,0 +1,1 @@
+"""Alignment training on sagert data (TRL); needs the [train] extra."""
