@@ -320,10 +320,20 @@ def test_llamaguard_completion_mode_sends_the_rendered_template() -> None:
     ]
 
 
+class ChatOnly:
+    """A model with a chat endpoint and no completion endpoint."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+
+    async def generate(self, messages, config=None):  # type: ignore[no-untyped-def]
+        return await self.model.generate(messages, config)
+
+
 def test_llamaguard_completion_mode_needs_a_completion_endpoint() -> None:
     model, provider = mock_model("safe")
     judge = make_judge("llamaguard3", {"mode": "completion"})
-    score = run_score(judge, JudgeInput(PROMPT), model)
+    score = run_score(judge, JudgeInput(PROMPT), ChatOnly(model))
     assert score.verdict == "error"
     assert score.error == NO_COMPLETION
     assert provider.received == []

@@ -18,6 +18,7 @@ from tenacity import (
 )
 
 from sagert.models.cache import ResponseCache, cache_key
+from sagert.models.limiter import AdaptiveLimiter
 from sagert.models.provider import ModelProvider, ProviderError
 from sagert.models.spec import RetryPolicy
 from sagert.models.types import GenerateConfig, Message, ModelOutput
@@ -51,6 +52,7 @@ class ModelStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     call_seconds: float = 0.0
+    rate_limited: int = 0
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -75,7 +77,7 @@ class Model:
         self.timeout = timeout
         self.cache = cache
         self.stats = ModelStats()
-        self._semaphore = asyncio.Semaphore(self.max_connections)
+        self.limiter = AdaptiveLimiter(self.max_connections)
         self._backoff = wait_exponential_jitter(
             multiplier=self.retry.initial_wait, max=self.retry.max_wait, jitter=self.retry.jitter
         )
@@ -171,7 +173,7 @@ class Model:
         await asyncio.sleep(wait)
 
     async def _call_once(self, call: Callable[[], Awaitable[ModelOutput]]) -> ModelOutput:
-        async with self._semaphore:
+        async with self.limiter:
             self.stats.calls += 1
             started = time.perf_counter()
             try:
@@ -179,8 +181,14 @@ class Model:
                     output = await call()
             except TimeoutError as exc:
                 raise TimeoutError(f"no answer within {self.timeout:g} s") from exc
+            except ProviderError as exc:
+                if exc.status == 429:
+                    self.limiter.on_rate_limited()
+                    self.stats.rate_limited += 1
+                raise
             finally:
                 self.stats.call_seconds += time.perf_counter() - started
+            self.limiter.on_success()
         self.stats.prompt_tokens += output.usage.prompt_tokens
         self.stats.completion_tokens += output.usage.completion_tokens
         return output

@@ -24,6 +24,7 @@ class MockFault(BaseModel):
     error: str
     retryable: bool = True
     retry_after: float | None = None
+    status: int | None = Field(default=None, description="e.g. 429 for a rate limit")
 
 
 ScriptItem = str | ModelOutput | MockFault
@@ -75,7 +76,11 @@ class MockProvider:
         item = self._next_item(messages, config)
         if isinstance(item, MockFault):
             raise ProviderError(
-                item.error, retryable=item.retryable, retry_after=item.retry_after, raw=item.error
+                item.error,
+                retryable=item.retryable,
+                retry_after=item.retry_after,
+                status=item.status,
+                raw=item.error,
             )
         if isinstance(item, ModelOutput):
             return item
