@@ -80,3 +80,14 @@ def empty_rewrites(messages: list[Message], config: GenerateConfig) -> str:
     if "#Given Prompt#" in messages[-1].content:
         return ""
     return pipeline(messages, config)
+
+
+def server_reply(body: dict) -> str:
+    """The same scripted answers, for the HTTP test server (an OpenAI request body in)."""
+    messages = [
+        Message(role=m["role"], content=m["content"])
+        for m in body["messages"]
+        if m["role"] in ("system", "user", "assistant")
+    ]
+    schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")
+    return pipeline(messages, GenerateConfig(seed=body.get("seed"), json_schema=schema))
