@@ -4,6 +4,7 @@ and the run's counters match the server's own."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -90,7 +91,7 @@ def test_soak_through_a_faulty_server(tmp_path: Path, write_config):
             assert r["status"] == "ok" or r["failure"]["reason"], stage_file.name
     # every input of each stage has its outputs: nothing lost between stages
     chain = ["raw_text", "extract", "evolve", "attack", "responses", "judge", "pairs"]
-    for before, after in zip(chain, chain[1:], strict=False):
+    for before, after in itertools.pairwise(chain):
         ok_before = {
             json.loads(x)["id"]
             for x in (run_dir / "stages" / f"{before}.jsonl").read_text().splitlines()
