@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sagert.errors import ConfigError
 from sagert.models.spec import ModelSpec
+from sagert.training.settings import TrainSettings
 from sagert.validation import validate
 
 RoleName = Literal["generator", "aligned", "unaligned", "target", "judge"]
@@ -226,6 +227,7 @@ class RunConfig(BaseModel):
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     stages: StagesConfig = Field(default_factory=StagesConfig)
     export: ExportSettings = Field(default_factory=ExportSettings)
+    train: TrainSettings = Field(default_factory=TrainSettings)
 
     @property
     def run_dir(self) -> Path:

@@ -33,6 +33,7 @@ from sagert.registry import Registry, load_entry_point_plugins
 from sagert.sources import read_prompts
 from sagert.templates import Templates
 from sagert.terminal import plain
+from sagert.validation import validate
 
 EXIT_USAGE = 2
 LIST_KINDS = (
@@ -235,7 +236,8 @@ def respond(
         if role not in ROLES:
             raise UserError(f"unknown role {role!r}", fix=f"use one of: {', '.join(ROLES)}")
         settings = settings.model_copy(update={"role": role})
-    list(read_prompts(input, column))  # validate the whole file before any model call
+    for _ in read_prompts(input, column):  # validate the whole file before any model call
+        pass
     stage = Respond(settings)
     summary = asyncio.run(_run_one_stage(cfg, stage, input, column, settings.concurrency))
     _print_summary(cfg, [summary])
@@ -288,6 +290,40 @@ def export_cmd(
     if not run_dir.is_dir():
         raise UserError("run directory not found", file=run_dir, fix="give runs/NAME or CONFIG")
     _export(run_dir, format, conversational, push_to_hub)
+
+
+@app.command("train")
+def train_cmd(
+    config: Path = typer.Argument(..., help="The run config whose export to train on."),
+    method: str | None = typer.Option(None, help="dpo or simpo (default: train.method)."),
+    base_model: str | None = typer.Option(None, help="embedded, a folder, a .gguf or a Hub id."),
+    max_steps: int | None = typer.Option(None, help="Stop after this many optimizer steps."),
+    output: Path | None = typer.Option(None, help="Default: runs/<name>/train/<method>."),
+) -> None:
+    """Align a model on the run's validated pairs (DPO, or SimPO via TRL's CPO trainer)."""
+    from sagert.training.trainer import train
+
+    cfg = load_config(config)
+    updates = {
+        k: v
+        for k, v in {"method": method, "base_model": base_model, "max_steps": max_steps}.items()
+        if v is not None
+    }
+    settings = validate(
+        type(cfg.train), {**cfg.train.model_dump(), **updates}, file=str(config), prefix="train"
+    )
+    export = cfg.run_dir / "export" / "train.jsonl"
+    if not export.is_file():
+        _export(cfg.run_dir, ["trl"], False, None)
+    out = output or Path(settings.output_dir or cfg.run_dir / "train" / settings.method)
+    result = train(export, settings, out)
+    _console().print(
+        Text(
+            f"{settings.method}: {result.steps} steps, loss {result.train_loss:.4f}, "
+            f"{result.train_pairs} training pairs, {result.heldout_pairs} held out; "
+            f"model: {result.final_model}"
+        )
+    )
 
 
 def _export(run_dir: Path, formats: list[str], conversational: bool, push: str | None) -> None:
@@ -362,3 +398,14 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _err_console().print("interrupted; re-run the same command to resume")
         sys.exit(130)
+    except Exception as exc:  # a bug, not bad input: say so in one line, keep the run
+        if debug:
+            raise
+        _err_console().print(
+            Text(
+                f"error: internal error: {type(exc).__name__}: {exc} (re-run with --debug for"
+                " the traceback, and please report it; finished records are kept)"
+            ),
+            soft_wrap=True,
+        )
+        sys.exit(1)

@@ -1,0 +1,210 @@
+"""`sagert train`: DPO (TRL's DPOTrainer) or SimPO (TRL's CPO trainer, loss_type=simpo).
+
+The data is a run's TRL export; prompts are split by their seed prompt, so attacked variants
+of one request never sit on both sides, and the held-out part is written for evaluation.
+Checkpoints go to the output folder and a re-run resumes from the last one. The loss of every
+logged step goes to `train_log.jsonl` (the report's loss curve).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sagert.errors import UserError
+from sagert.models.embedded import embedded_gguf_path
+from sagert.training.gguf import gguf_to_folder
+from sagert.training.settings import TrainSettings
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    final_model: Path
+    steps: int
+    train_loss: float
+    train_pairs: int
+    heldout_pairs: int
+
+
+def split_pairs(export: Path, out_dir: Path, fraction: float) -> tuple[Path, Path, int, int]:
+    """train.jsonl / heldout.jsonl by a stable hash of the seed prompt."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train_path, heldout_path = out_dir / "train_pairs.jsonl", out_dir / "heldout_pairs.jsonl"
+    n_train = n_held = 0
+    with (
+        export.open(encoding="utf-8") as src,
+        train_path.open("w", encoding="utf-8") as tr,
+        heldout_path.open("w", encoding="utf-8") as ho,
+    ):
+        for line in src:
+            row = json.loads(line)
+            key = row.get("seed_prompt") or row.get("prompt") or ""
+            bucket = int(hashlib.sha256(str(key).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+            if bucket < fraction:
+                ho.write(line)
+                n_held += 1
+            else:
+                tr.write(line)
+                n_train += 1
+    return train_path, heldout_path, n_train, n_held
+
+
+def resolve_base_model(name: str, cache_dir: Path) -> str:
+    """A folder transformers can train: the embedded GGUF is converted once."""
+    if name == "embedded":
+        return str(gguf_to_folder(embedded_gguf_path(), cache_dir / "smollm2-135m-instruct"))
+    path = Path(name).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise UserError(
+                "GGUF file not found",
+                file=path,
+                field="train.base_model",
+                fix="give an existing .gguf, a model folder, or embedded",
+            )
+        return str(gguf_to_folder(path, cache_dir / path.stem))
+    if path.exists():
+        return str(path)
+    return name  # a Hub id: transformers downloads it when the machine is online
+
+
+def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResult:
+    try:
+        import datasets
+        import torch
+        import transformers
+    except ImportError:
+        raise UserError(
+            "training needs the [train] extra", fix="pip install 'sagert[train]'"
+        ) from None
+    train_path, _, n_train, n_held = split_pairs(export, output_dir, settings.heldout_fraction)
+    if n_train == 0:
+        raise UserError("no training pairs", file=export, fix="generate more pairs first")
+    dataset = datasets.load_dataset("json", data_files=str(train_path), split="train")
+    base = resolve_base_model(settings.base_model, output_dir.parent / "base-models")
+    try:
+        model = transformers.AutoModelForCausalLM.from_pretrained(base)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(base)
+    except OSError as exc:
+        raise UserError(
+            f"cannot load base model {base!r}: {str(exc).splitlines()[0]}",
+            field="train.base_model",
+            fix="give a local folder or .gguf (offline machines cannot fetch ids)",
+        ) from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    common: dict[str, Any] = {
+        "output_dir": str(output_dir),
+        "per_device_train_batch_size": settings.batch_size,
+        "gradient_accumulation_steps": settings.gradient_accumulation_steps,
+        "learning_rate": settings.resolved_learning_rate(),
+        "beta": settings.resolved_beta(),
+        "lr_scheduler_type": settings.lr_scheduler,
+        **_warmup(settings.warmup_ratio),
+        "num_train_epochs": settings.epochs,
+        "max_steps": settings.max_steps or -1,
+        "max_length": settings.max_length,
+        "save_steps": settings.save_steps,
+        "save_strategy": "steps",
+        "logging_steps": 1,
+        "report_to": [],
+        "seed": settings.seed,
+        "use_cpu": not torch.cuda.is_available(),
+    }
+    peft_config = _lora(settings)
+    log = _LossLog(output_dir / "train_log.jsonl")
+    if settings.method == "dpo":
+        from trl import DPOConfig, DPOTrainer  # type: ignore[attr-defined]
+
+        trainer: Any = DPOTrainer(
+            model=model,
+            args=DPOConfig(**common),
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            callbacks=[log.callback()],
+        )
+    else:
+        from trl.experimental.cpo import CPOConfig, CPOTrainer
+
+        cpo = CPOConfig(
+            **common, loss_type="simpo", cpo_alpha=0.0, simpo_gamma=settings.simpo_gamma
+        )
+        trainer = CPOTrainer(
+            model=model,
+            args=cpo,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            callbacks=[log.callback()],
+        )
+    resume = _last_checkpoint(output_dir)
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    final = output_dir / "final"
+    trainer.save_model(str(final))
+    tokenizer.save_pretrained(str(final))
+    loss = float(result.training_loss)
+    if not math.isfinite(loss):
+        raise UserError(f"training diverged (loss {loss})", fix="lower the learning rate")
+    return TrainResult(output_dir, final, int(result.global_step), loss, n_train, n_held)
+
+
+def _warmup(ratio: float) -> dict[str, float]:
+    """transformers 5 takes a ratio as a float warmup_steps; older versions had warmup_ratio."""
+    import inspect
+
+    import transformers
+
+    params = inspect.signature(transformers.TrainingArguments.__init__).parameters
+    return {"warmup_ratio": ratio} if "warmup_ratio" in params else {"warmup_steps": ratio}
+
+
+def _lora(settings: TrainSettings) -> Any:
+    if settings.lora is None:
+        return None
+    try:
+        import peft
+    except ImportError:
+        raise UserError("LoRA needs peft", fix="pip install peft") from None
+    return peft.LoraConfig(
+        r=settings.lora.r,
+        lora_alpha=settings.lora.alpha,
+        lora_dropout=settings.lora.dropout,
+        target_modules=settings.lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
+def _last_checkpoint(output_dir: Path) -> Path | None:
+    checkpoints = sorted(
+        output_dir.glob("checkpoint-*"),
+        key=lambda p: int(p.name.split("-")[-1]) if p.name[11:].isdigit() else -1,
+    )
+    return checkpoints[-1] if checkpoints else None
+
+
+class _LossLog:
+    """Appends every logged step (loss, learning rate...) as one JSON line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def callback(self) -> Any:
+        import transformers
+
+        path = self.path
+
+        class Callback(transformers.TrainerCallback):
+            def on_log(
+                self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any
+            ) -> None:
+                if logs:
+                    with path.open("a", encoding="utf-8") as fh:
+                        fh.write(json.dumps({"step": state.global_step, **logs}) + "\n")
+
+        return Callback()

@@ -1,0 +1,46 @@
+"""`sagert train` (slow): 3 DPO and 3 SimPO steps on CPU with SmolLM2; the checkpoint reloads."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import sagert_cmd
+from test_export import build_run
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("method", ["dpo", "simpo"])
+def test_three_steps_then_reload(tmp_path: Path, write_config, method: str):
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("trl")
+    run_dir = build_run(tmp_path, write_config, "pipeline", formats=["trl"])
+    config = tmp_path / "config.yaml"
+    proc = subprocess.run(
+        [*sagert_cmd(), "train", str(config), "--method", method, "--max-steps", "3"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = run_dir / "train" / method
+    log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
+    losses = [row["loss"] for row in log if "loss" in row]
+    assert len(losses) == 3 and all(math.isfinite(x) for x in losses)
+    assert (out / "checkpoint-3").is_dir() or list(out.glob("checkpoint-*"))
+    final = out / "final"
+    assert (final / "model.safetensors").is_file()
+    model = transformers.AutoModelForCausalLM.from_pretrained(final)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(final)
+    ids = tokenizer("Hello", return_tensors="pt").input_ids
+    assert model.generate(ids, max_new_tokens=2).shape[1] >= ids.shape[1]
+    held = (out / "heldout_pairs.jsonl").read_text().splitlines()
+    trained = (out / "train_pairs.jsonl").read_text().splitlines()
+    held_seeds = {json.loads(x)["seed_prompt"] for x in held}
+    assert not held_seeds & {json.loads(x)["seed_prompt"] for x in trained}
