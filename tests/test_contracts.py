@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+import sagert.generation.baseline
 import sagert.generation.pipeline
 import sagert.models.providers
 import sagert.stages  # noqa: F401
@@ -41,6 +42,7 @@ STAGE_SETTINGS = {
     "responses": ResponsesStage(),
     "judge": JudgeStage(),
     "pairs": "refusal",
+    "baseline": None,
 }
 
 
@@ -64,7 +66,8 @@ def test_provider_contract(name: str):
 
 @pytest.mark.parametrize("name", stages.names())
 def test_stage_contract(name: str):
-    stage = stages.get(name)(STAGE_SETTINGS[name])
+    settings = STAGE_SETTINGS[name]
+    stage = stages.get(name)() if settings is None else stages.get(name)(settings)
     assert stage.name == name
     assert stage.needs and stage.makes
     json.dumps(stage.spec())

@@ -233,3 +233,21 @@ def test_empty_rewrites_fail_the_record_with_raw_text(tmp_path: Path, write_conf
     assert len(evolved) == 2 and all(r["status"] == "failed" for r in evolved)
     assert all("empty answer" in r["failure"]["reason"] for r in evolved)
     assert all(r["failure"]["raw"] == ["", "", ""] for r in evolved)
+
+
+def test_baseline_spends_the_same_generator_calls(tmp_path: Path, write_config):
+    config = write_config({"name": "b", "models": mock_generator(), **SMALL})
+    assert run_sagert("generate", str(config), cwd=tmp_path).returncode == 0
+    manifest = json.loads((tmp_path / "runs" / "b" / "manifest.json").read_text())
+    spent = sum(
+        s["calls"].get("mock/gen", {}).get("calls", 0)
+        for name, s in manifest["stages"].items()
+        if name in ("expand", "raw_text", "extract", "evolve", "attack")
+    )
+    proc = run_sagert("baseline", str(config), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    base = rows(tmp_path / "runs" / "b-baseline", "baseline")
+    assert len(base) == spent and all(r["prompt"] for r in base if r["status"] == "ok")
+    base_manifest = json.loads((tmp_path / "runs" / "b-baseline" / "manifest.json").read_text())
+    assert base_manifest["stages"]["baseline"]["calls"]["mock/gen"]["calls"] == spent
+    assert "sagert stats" in proc.stdout

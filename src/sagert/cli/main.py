@@ -292,6 +292,43 @@ def export_cmd(
     _export(run_dir, format, conversational, push_to_hub)
 
 
+@app.command("baseline")
+def baseline_cmd(
+    config: Path = typer.Argument(..., help="The SAGE run's config."),
+    calls: int | None = typer.Option(None, help="Call budget (default: what the run spent)."),
+) -> None:
+    """The naive baseline on the same generator and call budget, as run <name>-baseline."""
+    from sagert.generation.baseline import Baseline, baseline_sources, generator_calls
+    from sagert.taxonomy import load_taxonomy
+
+    cfg = load_config(config)
+    budget = calls if calls is not None else generator_calls(cfg.run_dir)
+    if budget < 1:
+        raise UserError("the run spent no generator calls", fix="pass --calls N")
+    base_cfg = cfg.model_copy(update={"name": f"{cfg.name}-baseline"})
+    tree = load_taxonomy(cfg.taxonomy)
+
+    async def go() -> StageSummary:
+        async with open_run(base_cfg) as ctx:
+            with stage_progress("baseline", budget) as advance:
+                return await run_stage(
+                    Baseline(),
+                    baseline_sources(tree, budget),
+                    ctx,
+                    concurrency=64,
+                    on_progress=advance,
+                )
+
+    summary = asyncio.run(go())
+    _print_summary(base_cfg, [summary])
+    _console().print(
+        Text(
+            f"compare: sagert stats {cfg.run_dir} --compare {base_cfg.run_dir} "
+            f"({budget} generator calls each)"
+        )
+    )
+
+
 @app.command("train")
 def train_cmd(
     config: Path = typer.Argument(..., help="The run config whose export to train on."),
