@@ -17,13 +17,20 @@ TESTS = Path(__file__).resolve().parent
 
 CONFIG = {
     "taxonomy": "sage",
-    "models": {"generator": {"model": "mock/gen", "max_connections": 8, "retry": FAST_RETRY,
-                             "args": {"responder": "mock_responders:pipeline", "delay": 0.01}}},
+    "models": {
+        "generator": {
+            "model": "mock/gen",
+            "max_connections": 8,
+            "retry": FAST_RETRY,
+            "args": {"responder": "mock_responders:pipeline", "delay": 0.01},
+        }
+    },
     "stages": {
         "expand": {"depth": 1, "breadth": 2, "max_nodes_per_round": 4},
         "sample": {"n_samples": 24},
         "extract": {"queries_per_text": 2},
         "evolve": {"rounds": 1},
+        "dedup": {},
         "attack": {"per_prompt": 2, "styles": ["base64", "roleplay", "past_tense", "leetspeak"]},
     },
     "export": {"formats": ["trl"]},
@@ -70,8 +77,9 @@ def test_five_kills_then_resume_equal_an_uninterrupted_run(tmp_path: Path, write
     for _ in range(5):
         # Kill after a random amount of new output, so every kill lands mid-run.
         target = written(stages_dir) + rng.randint(5, total_lines // 8)
-        child = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                 env=env)
+        child = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+        )
         deadline = time.monotonic() + duration * 3 + 30
         while child.poll() is None and written(stages_dir) < target:
             if time.monotonic() > deadline:

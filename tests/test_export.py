@@ -33,6 +33,7 @@ def build_run(tmp_path: Path, write_config, responder: str, **export) -> Path:
                 "sample": {"n_samples": 10},
                 "extract": {"queries_per_text": 1},
                 "evolve": {"rounds": 0},
+                "dedup": {"exact": False, "minhash": False},
                 "attack": {"per_prompt": 1, "styles": ["base64", "leetspeak"]},
             },
             "export": export or {"formats": ["trl"]},

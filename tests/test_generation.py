@@ -44,6 +44,7 @@ SMALL = {
         "sample": {"n_samples": 6},
         "extract": {"queries_per_text": 2},
         "evolve": {"rounds": 2},
+        "dedup": {"exact": False, "minhash": False},  # the mock's prompts are near-duplicates
         "attack": {
             "per_prompt": 2,
             "compose": 2,
@@ -251,3 +252,25 @@ def test_baseline_spends_the_same_generator_calls(tmp_path: Path, write_config):
     base_manifest = json.loads((tmp_path / "runs" / "b-baseline" / "manifest.json").read_text())
     assert base_manifest["stages"]["baseline"]["calls"]["mock/gen"]["calls"] == spent
     assert "sagert stats" in proc.stdout
+
+
+def test_dedup_runs_between_evolve_and_attack(tmp_path: Path, write_config):
+    """The mock's evolved prompts differ by a number or two: near-duplicates, removed."""
+    config = write_config(
+        {
+            "name": "d",
+            "models": mock_generator(),
+            **{**SMALL, "stages": {**SMALL["stages"], "dedup": {}}},
+        }
+    )
+    proc = run_sagert("generate", str(config), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = tmp_path / "runs" / "d"
+    evolved = [r for r in rows(run_dir, "evolve") if r["status"] == "ok"]
+    kept = [r for r in rows(run_dir, "dedup") if r["status"] == "ok"]
+    removed = rows(run_dir, "dedup.removed")
+    assert len(kept) + len(removed) == len(evolved) and removed and kept
+    kept_ids = {r["id"] for r in kept}
+    assert all(r["meta"]["duplicate_of"]["id"] in kept_ids for r in removed)
+    attacked = rows(run_dir, "attack")
+    assert {r["parent_id"] for r in attacked} == kept_ids

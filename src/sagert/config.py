@@ -8,6 +8,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from sagert.diversity.settings import DedupSettings
 from sagert.errors import ConfigError
 from sagert.models.spec import ModelSpec
 from sagert.training.settings import TrainSettings
@@ -197,6 +198,7 @@ class StagesConfig(BaseModel):
     raw_text: RawTextStage = Field(default_factory=RawTextStage)
     extract: ExtractStage = Field(default_factory=ExtractStage)
     evolve: EvolveStage = Field(default_factory=EvolveStage)
+    dedup: DedupSettings = Field(default_factory=DedupSettings)
     attack: AttackStage = Field(default_factory=AttackStage)
     responses: ResponsesStage = Field(default_factory=ResponsesStage)
     judge: JudgeStage = Field(default_factory=JudgeStage)

@@ -23,6 +23,7 @@ from sagert.cli.taxonomy import taxonomy_app
 from sagert.config import ROLES, RunConfig, load_config
 from sagert.context import ModelPool
 from sagert.dataset.export import EXPORT_FORMATS, export_run
+from sagert.diversity.cli import stats as stats_cmd
 from sagert.errors import UserError
 from sagert.generation.pipeline import GENERATION_STAGES, run_generation
 from sagert.models.model import ModelCallError
@@ -60,6 +61,7 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 app.add_typer(taxonomy_app, name="taxonomy")
+app.command("stats")(stats_cmd)
 
 ConfigOption = typer.Option(None, "--config", "-c", help="Run config (YAML); default: built-in.")
 

@@ -6,16 +6,17 @@ Taxonomy -> expand -> sample -> raw_text -> extract -> evolve -> attack -> respo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from sagert.context import RunContext
 from sagert.dataset.stages import JudgeResponses, Pairs, Responses
+from sagert.diversity.stage import run_dedup
 from sagert.generation.expand import expand_taxonomy
 from sagert.generation.sample import sample_records
 from sagert.generation.stages import Attack, Evolve, Extract, RawText
-from sagert.pipeline import ProgressFactory, Stage, StageSummary, run_stage
+from sagert.pipeline import Advance, ProgressFactory, Stage, StageSummary, run_stage
 from sagert.store.jsonl import read_records
 from sagert.store.records import Record
 
@@ -40,28 +41,55 @@ def count_ok(path: Path) -> int:
     return sum(1 for _ in ok_records(path))
 
 
+Runner = Callable[[Iterator[Record], Advance], Awaitable[StageSummary]]
+
+
 @dataclass
 class StepPlan:
-    stage: Stage
-    concurrency: int
+    """A named step: a record stage under run_stage, or a whole-stream step such as dedup."""
+
+    name: str
+    run: Runner
+
+
+def _stage_step(ctx: RunContext, stage: Stage, concurrency: int) -> StepPlan:
+    async def run(inputs: Iterator[Record], advance: Advance) -> StageSummary:
+        return await run_stage(stage, inputs, ctx, concurrency=concurrency, on_progress=advance)
+
+    return StepPlan(stage.name, run)
+
+
+def _dedup_step(ctx: RunContext) -> StepPlan:
+    settings = ctx.config.stages.dedup
+
+    async def run(inputs: Iterator[Record], advance: Advance) -> StageSummary:
+        return await run_dedup(ctx, inputs, settings, on_progress=advance)
+
+    return StepPlan("dedup", run)
 
 
 def generation_steps(ctx: RunContext) -> list[StepPlan]:
-    """The record stages after expansion and sampling, as configured."""
+    """The steps after expansion and sampling, as configured.
+
+    Dedup runs before the attack styles: templates wrap many prompts in the same words, which
+    would make attacked variants look alike whatever the request inside.
+    """
     s = ctx.config.stages
     steps = [
-        StepPlan(RawText(s.raw_text), s.raw_text.concurrency),
-        StepPlan(Extract(s.extract), s.extract.concurrency),
+        _stage_step(ctx, RawText(s.raw_text), s.raw_text.concurrency),
+        _stage_step(ctx, Extract(s.extract), s.extract.concurrency),
     ]
     if s.evolve.rounds > 0 and s.evolve.operators:
-        steps.append(StepPlan(Evolve(s.evolve), s.evolve.concurrency))
+        steps.append(_stage_step(ctx, Evolve(s.evolve), s.evolve.concurrency))
+    if s.dedup.exact or s.dedup.minhash or s.dedup.embedding:
+        steps.append(_dedup_step(ctx))
     if s.attack.per_prompt > 0 or not s.attack.include_plain:
-        steps.append(StepPlan(Attack(s.attack), s.attack.concurrency))
+        steps.append(_stage_step(ctx, Attack(s.attack), s.attack.concurrency))
     judge = JudgeResponses(s.judge)
     steps += [
-        StepPlan(Responses(s.responses), s.responses.concurrency),
-        StepPlan(judge, s.judge.concurrency),
-        StepPlan(Pairs(judge.judge.name), 256),
+        _stage_step(ctx, Responses(s.responses), s.responses.concurrency),
+        _stage_step(ctx, judge, s.judge.concurrency),
+        _stage_step(ctx, Pairs(judge.judge.name), 256),
     ]
     return steps
 
@@ -76,14 +104,10 @@ async def run_generation(
     inputs: Iterator[Record] = sample_records(tree, cfg.stages.sample, cfg.seed)
     total: int | None = cfg.stages.sample.n_samples
     for step in generation_steps(ctx):
-        with progress(step.stage.name, total) as advance:
-            summaries.append(
-                await run_stage(
-                    step.stage, inputs, ctx, concurrency=step.concurrency, on_progress=advance
-                )
-            )
-        if until == step.stage.name:
+        with progress(step.name, total) as advance:
+            summaries.append(await step.run(inputs, advance))
+        if until == step.name:
             break
-        out_path = ctx.store.stage_path(step.stage.name)
+        out_path = ctx.store.stage_path(step.name)
         inputs, total = ok_records(out_path), count_ok(out_path)
     return summaries

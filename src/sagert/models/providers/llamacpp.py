@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sagert.errors import ConfigError, ModelNotInstalledError
 from sagert.models.embedded import ALIASES, verified_embedded_gguf
 from sagert.models.provider import ProviderError, default_is_retryable, providers
+from sagert.models.providers.openai_body import chat_body, completion_body
 from sagert.models.spec import ModelSpec
 from sagert.models.types import GenerateConfig, Message, ModelOutput, Usage
 from sagert.validation import validate
@@ -83,22 +84,8 @@ class LlamaCppProvider:
 
     @staticmethod
     def request_body(messages: list[Message], config: GenerateConfig) -> dict[str, Any]:
-        body: dict[str, Any] = {"messages": [m.model_dump() for m in messages]}
-        if config.prefill:
-            # llama.cpp's server continues a trailing assistant message (prefill_assistant).
-            body["messages"].append({"role": "assistant", "content": config.prefill})
-        for field in ("max_tokens", "temperature", "top_p", "seed"):
-            value = getattr(config, field)
-            if value is not None:
-                body[field] = value
-        if config.stop:
-            body["stop"] = list(config.stop)
-        if config.json_schema is not None:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "output", "schema": config.json_schema},
-            }
-        return body
+        # llama.cpp's server continues a trailing assistant message (prefill_assistant).
+        return chat_body(messages, config)
 
     async def generate(self, messages: list[Message], config: GenerateConfig) -> ModelOutput:
         server = await self._engine()
@@ -115,12 +102,8 @@ class LlamaCppProvider:
     async def complete(self, prompt: str, config: GenerateConfig) -> ModelOutput:
         """Raw completion: the prompt is tokenized as written (special tokens parsed)."""
         server = await self._engine()
-        body = self.request_body([], config)
-        del body["messages"]
-        body.pop("response_format", None)
-        body["prompt"] = prompt
         result = await asyncio.get_running_loop().run_in_executor(
-            self._pool, server.handle_completions, body
+            self._pool, server.handle_completions, completion_body(prompt, config)
         )
         self._raise_on_error(result)
         choice = result["choices"][0]

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sagert.errors import ConfigError, UserError
 from sagert.models.provider import ProviderError, default_is_retryable, providers
+from sagert.models.providers.openai_body import JsonMode, chat_body, completion_body
 from sagert.models.spec import ModelSpec
 from sagert.models.types import GenerateConfig, Message, ModelOutput, Usage
 from sagert.validation import validate
@@ -28,9 +29,8 @@ RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 class OpenAIArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    json_mode: str = Field(
+    json_mode: JsonMode = Field(
         default="json_schema",
-        pattern="^(json_schema|json_object|none)$",
         description="How to ask for JSON: response_format json_schema, json_object, or not at all.",
     )
     extra_body: dict[str, Any] = Field(
@@ -103,26 +103,7 @@ class OpenAIProvider:
         return self._session
 
     def request_body(self, messages: list[Message], config: GenerateConfig) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-        }
-        if config.prefill:
-            body["messages"].append({"role": "assistant", "content": config.prefill})
-        for field in ("max_tokens", "temperature", "top_p", "seed"):
-            value = getattr(config, field)
-            if value is not None:
-                body[field] = value
-        if config.stop:
-            body["stop"] = list(config.stop)
-        if config.json_schema is not None and self.args.json_mode != "none":
-            if self.args.json_mode == "json_schema":
-                body["response_format"] = {
-                    "type": "json_schema",
-                    "json_schema": {"name": "output", "schema": config.json_schema},
-                }
-            else:
-                body["response_format"] = {"type": "json_object"}
+        body = {"model": self.model, **chat_body(messages, config, self.args.json_mode)}
         body.update(self.args.extra_body)
         return body
 
@@ -154,10 +135,7 @@ class OpenAIProvider:
 
     async def complete(self, prompt: str, config: GenerateConfig) -> ModelOutput:
         """POST /completions: the prompt is sent as written, no chat template applied."""
-        body = self.request_body([], config)
-        del body["messages"]
-        body.pop("response_format", None)
-        body["prompt"] = prompt
+        body = {"model": self.model, **completion_body(prompt, config), **self.args.extra_body}
         text = await self._post("completions", body)
         try:
             data = json.loads(text)
