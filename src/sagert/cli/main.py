@@ -25,12 +25,14 @@ from sagert.context import ModelPool
 from sagert.dataset.export import EXPORT_FORMATS, export_run
 from sagert.diversity.cli import stats as stats_cmd
 from sagert.errors import UserError
+from sagert.evaluation.cli import evaluate as evaluate_cmd
 from sagert.generation.pipeline import GENERATION_STAGES, run_generation
 from sagert.models.model import ModelCallError
 from sagert.models.provider import providers
 from sagert.models.types import Message
 from sagert.pipeline import StageSummary, run_stage, stages, total_calls
 from sagert.registry import Registry, load_entry_point_plugins
+from sagert.report.cli import report as report_cmd
 from sagert.sources import read_prompts
 from sagert.templates import Templates
 from sagert.terminal import plain
@@ -62,6 +64,8 @@ models_app = typer.Typer(
 app.add_typer(models_app, name="models")
 app.add_typer(taxonomy_app, name="taxonomy")
 app.command("stats")(stats_cmd)
+app.command("evaluate")(evaluate_cmd)
+app.command("report")(report_cmd)
 
 ConfigOption = typer.Option(None, "--config", "-c", help="Run config (YAML); default: built-in.")
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from sagert.context import RunContext
 from sagert.dataset.stages import JudgeResponses, Pairs, Responses
-from sagert.diversity.stage import run_dedup
 from sagert.generation.expand import expand_taxonomy
 from sagert.generation.sample import sample_records
 from sagert.generation.stages import Attack, Evolve, Extract, RawText
@@ -63,6 +62,8 @@ def _dedup_step(ctx: RunContext) -> StepPlan:
     settings = ctx.config.stages.dedup
 
     async def run(inputs: Iterator[Record], advance: Advance) -> StageSummary:
+        from sagert.diversity.stage import run_dedup  # datasketch loads scipy: ~1 s
+
         return await run_dedup(ctx, inputs, settings, on_progress=advance)
 
     return StepPlan("dedup", run)
