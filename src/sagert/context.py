@@ -84,7 +84,7 @@ class ModelPool:
                 provider,
                 max_connections=spec.max_connections,
                 retry=spec.retry,
-                timeout=spec.timeout,
+                timeout=spec.timeout or provider.default_timeout,
                 cache=self._cache,
             )
         return self._models[key]

@@ -37,6 +37,8 @@ class ModelProvider(Protocol):
     """`provider/model`, as written in configs."""
 
     default_max_connections: int
+    default_timeout: float
+    """Seconds per attempt when the config sets none."""
 
     def identity(self) -> dict[str, Any]:
         """What makes two providers answer the same way: part of the cache key."""

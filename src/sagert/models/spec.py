@@ -36,7 +36,9 @@ class ModelSpec(BaseModel):
     max_connections: int | None = Field(
         default=None, ge=1, le=4096, description="Concurrent calls; provider default if unset."
     )
-    timeout: float = Field(default=120.0, gt=0.0, description="Seconds per call attempt.")
+    timeout: float | None = Field(
+        default=None, gt=0.0, description="Seconds per call attempt (default: the provider's)."
+    )
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     config: GenerateConfig = Field(default_factory=GenerateConfig)
     system_prompt: str | None = Field(

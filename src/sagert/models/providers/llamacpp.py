@@ -35,6 +35,10 @@ class LlamaCppArgs(BaseModel):
 
 
 class LlamaCppProvider:
+    # A timed-out request keeps running inside the engine (no cancel for a blocking call), so
+    # a retry would only add load: the timeout is long, and timeouts are not retried.
+    default_timeout = 900.0
+
     def __init__(self, name: str, gguf: Path | None, args: LlamaCppArgs) -> None:
         self.name = name
         self._gguf = gguf
@@ -134,7 +138,7 @@ class LlamaCppProvider:
         )
 
     def is_retryable(self, exc: BaseException) -> bool:
-        return default_is_retryable(exc)
+        return not isinstance(exc, TimeoutError) and default_is_retryable(exc)
 
     async def aclose(self) -> None:
         self._server = None  # the engine stops when its last reference goes

@@ -50,6 +50,7 @@ class MockProvider:
     """Answers from a list (in order) or a function of the messages; records what it was sent."""
 
     default_max_connections = 64
+    default_timeout = 120.0
 
     def __init__(
         self,

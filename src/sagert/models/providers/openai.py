@@ -57,6 +57,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 class OpenAIProvider:
     default_max_connections = 64
+    default_timeout = 120.0
 
     def __init__(
         self,
@@ -195,6 +196,6 @@ def make_openai(spec: ModelSpec) -> OpenAIProvider:
         spec.model_name,
         base_url,
         api_key_env=spec.api_key_env,
-        timeout=spec.timeout,
+        timeout=spec.timeout or OpenAIProvider.default_timeout,
         args=validate(OpenAIArgs, spec.args, prefix="args"),
     )
