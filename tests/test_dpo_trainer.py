@@ -31,10 +31,17 @@ def test_dpo_trainer_accepts_the_export_unchanged(tmp_path: Path, write_config):
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
 
     args = trl.DPOConfig(
-        output_dir=str(tmp_path / "out"), max_steps=2, per_device_train_batch_size=2,
-        max_length=128, logging_steps=1, report_to=[], save_strategy="no", use_cpu=True,
+        output_dir=str(tmp_path / "out"),
+        max_steps=2,
+        per_device_train_batch_size=2,
+        max_length=128,
+        logging_steps=1,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
     )
-    trainer = trl.DPOTrainer(model=model, args=args, train_dataset=train,
-                             processing_class=tokenizer)
+    trainer = trl.DPOTrainer(
+        model=model, args=args, train_dataset=train, processing_class=tokenizer
+    )
     result = trainer.train()
     assert result.global_step == 2 and math.isfinite(result.training_loss)

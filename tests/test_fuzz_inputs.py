@@ -18,20 +18,69 @@ from sagert.errors import UserError
 from sagert.sources import read_prompts
 from sagert.taxonomy import load_taxonomy
 
-FUZZ = settings(max_examples=1000, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
-CONFIG_KEYS = ["name", "seed", "runs_dir", "cache", "templates_dir", "taxonomy", "domain",
-               "models", "stages", "export", "generator", "judge", "model", "base_url",
-               "max_connections", "timeout", "retry", "config", "args", "expand", "sample",
-               "depth", "breadth", "n_samples", "formats", "temperature", "max_tokens",
-               "api_key_env", "respond", "attack", "styles", "seeed"]
-TAXONOMY_KEYS = ["name", "title", "nodes", "roots", "key", "name", "description", "children",
-                 "aliases", "maps_to", "levels", "level", "source", "license"]
+CONFIG_KEYS = [
+    "name",
+    "seed",
+    "runs_dir",
+    "cache",
+    "templates_dir",
+    "taxonomy",
+    "domain",
+    "models",
+    "stages",
+    "export",
+    "generator",
+    "judge",
+    "model",
+    "base_url",
+    "max_connections",
+    "timeout",
+    "retry",
+    "config",
+    "args",
+    "expand",
+    "sample",
+    "depth",
+    "breadth",
+    "n_samples",
+    "formats",
+    "temperature",
+    "max_tokens",
+    "api_key_env",
+    "respond",
+    "attack",
+    "styles",
+    "seeed",
+]
+TAXONOMY_KEYS = [
+    "name",
+    "title",
+    "nodes",
+    "roots",
+    "key",
+    "name",
+    "description",
+    "children",
+    "aliases",
+    "maps_to",
+    "levels",
+    "level",
+    "source",
+    "license",
+]
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**12, 10**12),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
 )
 
 
@@ -80,7 +129,8 @@ def _jsonl_lines() -> st.SearchStrategy[str]:
     row = st.one_of(
         documents(["prompt", "text", "goal"]).map(lambda d: yaml.safe_dump(d).replace("\n", " ")),
         st.dictionaries(st.sampled_from(["prompt", "x"]), scalars, max_size=3).map(
-            lambda d: __import__("json").dumps(d)),
+            lambda d: __import__("json").dumps(d)
+        ),
         st.text(max_size=40),
     )
     return st.lists(row, max_size=6).map("\n".join)
@@ -93,8 +143,11 @@ def test_jsonl_prompts(text: str) -> None:
 
 
 @FUZZ
-@given(st.lists(st.lists(st.text(alphabet=string.printable + "é\"", max_size=12), max_size=4),
-                max_size=6))
+@given(
+    st.lists(
+        st.lists(st.text(alphabet=string.printable + 'é"', max_size=12), max_size=4), max_size=6
+    )
+)
 def test_csv_prompts(rows: list[list[str]]) -> None:
     text = "\n".join(",".join(r) for r in rows)
     assert_only_user_errors(lambda p: list(read_prompts(p)), text, ".csv")
@@ -102,12 +155,19 @@ def test_csv_prompts(rows: list[list[str]]) -> None:
 
 def test_fuzzed_inputs_exit_2_at_the_cli(tmp_path: Path) -> None:
     """A sample of what the fuzzers produce, through the real command: one line, exit 2."""
-    samples = ["models: [1, 2", "stages: {expand: {depth: -1}}", "- 1\n- 2", "seed: .nan",
-               "models:\n  generator: {model: nope}", "\x00\x01"]
+    samples = [
+        "models: [1, 2",
+        "stages: {expand: {depth: -1}}",
+        "- 1\n- 2",
+        "seed: .nan",
+        "models:\n  generator: {model: nope}",
+        "\x00\x01",
+    ]
     for i, text in enumerate(samples):
         config = tmp_path / f"c{i}.yaml"
         config.write_text(text)
-        proc = subprocess.run([*sagert_cmd(), "generate", str(config)], capture_output=True,
-                              text=True, timeout=60)
+        proc = subprocess.run(
+            [*sagert_cmd(), "generate", str(config)], capture_output=True, text=True, timeout=60
+        )
         assert proc.returncode == 2, (text, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr

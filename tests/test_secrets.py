@@ -14,23 +14,39 @@ SECRET = "sk-sagert-test-9f8e7d6c5b4a3210-SECRET"
 
 def test_api_key_is_never_written(tmp_path: Path, write_config):
     with ServerThread(script=["500", "429:0.01"]) as server:
-        config = write_config({
-            "name": "s",
-            "models": {"target": {"model": "openai/t", "base_url": server.base_url,
-                                  "api_key_env": "SAGERT_SECRET_KEY", "retry": FAST_RETRY}},
-        })
+        config = write_config(
+            {
+                "name": "s",
+                "models": {
+                    "target": {
+                        "model": "openai/t",
+                        "base_url": server.base_url,
+                        "api_key_env": "SAGERT_SECRET_KEY",
+                        "retry": FAST_RETRY,
+                    }
+                },
+            }
+        )
         prompts = tmp_path / "p.jsonl"
         prompts.write_text('{"prompt": "hello"}\n{"prompt": "world"}\n')
         env = {**os.environ, "SAGERT_SECRET_KEY": SECRET}
         for debug in ([], ["--debug"]):
             proc = subprocess.run(
                 [*sagert_cmd(), *debug, "respond", str(config), "-i", str(prompts)],
-                capture_output=True, text=True, env=env, timeout=120,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=120,
             )
             assert proc.returncode == 0, proc.stderr
             assert SECRET not in proc.stdout and SECRET not in proc.stderr
-        models = subprocess.run([*sagert_cmd(), "models", "--config", str(config)],
-                                capture_output=True, text=True, env=env, timeout=60)
+        models = subprocess.run(
+            [*sagert_cmd(), "models", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
         assert SECRET not in models.stdout + models.stderr
     run_dir = tmp_path / "runs" / "s"
     files = [p for p in run_dir.rglob("*") if p.is_file()]

@@ -119,7 +119,7 @@ def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResul
     peft_config = _lora(settings)
     log = _LossLog(output_dir / "train_log.jsonl")
     if settings.method == "dpo":
-        from trl import DPOConfig, DPOTrainer  # type: ignore[attr-defined]
+        from trl import DPOConfig, DPOTrainer
 
         trainer: Any = DPOTrainer(
             model=model,
@@ -199,7 +199,7 @@ class _LossLog:
 
         path = self.path
 
-        class Callback(transformers.TrainerCallback):
+        class Callback(transformers.TrainerCallback):  # type: ignore[misc]
             def on_log(
                 self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any
             ) -> None:
