@@ -1,0 +1,223 @@
+"""An evaluation run: sources -> eval_attack -> evaluate, then results.csv and summary.json.
+
+The prompt files are read twice (a validation pass that counts, then the run), never held in
+memory: only the ids of the current (prompt, attack) plans are, so a changed config does not
+send stale attacked prompts to the targets.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+
+from sagert.config import ROLES
+from sagert.context import ModelPool, RunContext
+from sagert.errors import UserError
+from sagert.evaluation.loaders import default_source_name, detect_loader, load_prompts
+from sagert.evaluation.metrics import EVAL_ATTACK_STAGE, write_outputs
+from sagert.evaluation.settings import EvaluateSettings, PromptSource
+from sagert.evaluation.stages import NO_ATTACK, EvalAttack, EvalRespond, attack_plan, target_plan
+from sagert.generation.seeds import record_seed
+from sagert.models.spec import ModelSpec
+from sagert.pipeline import ProgressFactory, StageSummary, run_stage
+from sagert.store.jsonl import read_records
+from sagert.store.records import Record
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The checked sources and how many prompts they hold (for the progress bars)."""
+
+    sources: list[ResolvedSource]
+    prompts: int
+
+
+@dataclass(frozen=True)
+class ResolvedSource:
+    source: PromptSource
+    loader: str
+    name: str
+    limit: int | None
+
+
+def resolve_sources(settings: EvaluateSettings) -> list[ResolvedSource]:
+    """Each source's loader and name settled up front; two sources may not share a name."""
+    resolved: list[ResolvedSource] = []
+    for i, src in enumerate(settings.prompts):
+        loader = src.loader or detect_loader(src.path)
+        name = src.name or default_source_name(src.path, loader)
+        if any(r.name == name for r in resolved):
+            raise UserError(
+                f"two prompt sources are both named {name!r}",
+                field=f"evaluate.prompts[{i}].name",
+                fix="give each source its own name",
+            )
+        resolved.append(ResolvedSource(src, loader, name, settings.source_limit(src)))
+    return resolved
+
+
+def source_records(src: ResolvedSource, seed: int) -> Iterator[Record]:
+    """A source's records: the first `limit`, then a seeded `sample` of them (file order)."""
+    s = src.source
+    records: Iterator[Record] = load_prompts(
+        s.path,
+        src.loader,
+        name=src.name,
+        column=s.column,
+        category_column=s.category_column,
+        benign_column=s.benign_column,
+        benign=s.benign,
+    )
+    if src.limit is not None:
+        records = islice(records, src.limit)
+    if s.sample is None:
+        return records
+    return iter(_reservoir(records, s.sample, random.Random(record_seed(seed, src.name, "sample"))))
+
+
+def _reservoir(records: Iterable[Record], k: int, rng: random.Random) -> list[Record]:
+    """k records drawn uniformly in one pass (Algorithm R), returned in file order."""
+    kept: list[tuple[int, Record]] = []
+    for i, record in enumerate(records):
+        if i < k:
+            kept.append((i, record))
+        else:
+            j = rng.randint(0, i)
+            if j < k:
+                kept[j] = (i, record)
+    return [r for _, r in sorted(kept, key=lambda item: item[0])]
+
+
+def all_sources(sources: list[ResolvedSource], seed: int) -> Iterator[Record]:
+    for src in sources:
+        yield from source_records(src, seed)
+
+
+def target_specs(ctx: RunContext, settings: EvaluateSettings) -> dict[str, ModelSpec]:
+    """Roles from the config, plus the named target models of the evaluate section."""
+    specs: dict[str, ModelSpec] = {role: ctx.config.models.for_role(role) for role in ROLES}
+    for name, spec in settings.targets.items():
+        where = f"evaluate.targets.{name}"
+        if spec is None and name not in ROLES:
+            raise UserError(
+                f"{name!r} is not a role",
+                field=where,
+                fix=f"use a role ({', '.join(ROLES)}) or give its model: {name}: {{model: ...}}",
+            )
+        if spec is not None and name in ROLES:
+            raise UserError(
+                f"{name!r} is a role name",
+                field=where,
+                fix=f"set models.{name} instead, or give this model another name",
+            )
+        if spec is not None:
+            specs[name] = spec
+    return specs
+
+
+def check_attacks(settings: EvaluateSettings) -> None:
+    from sagert.attacks.base import attacks
+
+    for i, attack in enumerate(settings.attacks):
+        if attack == NO_ATTACK:
+            continue
+        for style in attack.split("+"):
+            if style not in attacks:
+                raise UserError(
+                    f"unknown attack style {style!r}",
+                    field=f"evaluate.attacks[{i}]",
+                    fix=f"use none or one of: {', '.join(attacks.names())}",
+                )
+            if style == "jailbreak_template" and settings.jailbreak_templates is None:
+                raise UserError(
+                    "jailbreak_template needs templates",
+                    field="evaluate.jailbreak_templates",
+                    fix="give a JSON list, a JSONL file or a folder of templates",
+                )
+
+
+def prepare(settings: EvaluateSettings, seed: int) -> Prepared:
+    """Check everything a user can get wrong before any model call; count the prompts."""
+    check_attacks(settings)
+    EvalRespond(settings, ())  # builds the judge: its name and settings are checked
+    sources = resolve_sources(settings)
+    return Prepared(sources, sum(1 for _ in all_sources(sources, seed)))
+
+
+async def run_evaluation(
+    ctx: RunContext,
+    settings: EvaluateSettings,
+    progress: ProgressFactory,
+    prepared: Prepared | None = None,
+) -> tuple[list[StageSummary], dict[str, Any]]:
+    """Both stages (resumable), then results.csv and summary.json; returns the summaries."""
+    seed = ctx.config.seed
+    specs = target_specs(ctx, settings)
+    plan = prepared or prepare(settings, seed)
+    sources, prompts = plan.sources, plan.prompts
+    # Our own pool: the roles plus the named targets, sharing the run's cache.
+    ctx.models = ModelPool(specs, ctx.cache)
+    targets = tuple(settings.targets)
+    _record_manifest(ctx, settings, specs)
+
+    attack_stage = EvalAttack(settings)
+    plans = (
+        attack_plan(record, attack)
+        for record in all_sources(sources, seed)
+        for attack in settings.attacks
+    )
+    wanted: set[str] = set()
+
+    def remember(records: Iterable[Record]) -> Iterator[Record]:
+        for r in records:
+            wanted.add(r.id)
+            yield r
+
+    summaries = []
+    with progress(EVAL_ATTACK_STAGE, prompts * len(settings.attacks)) as advance:
+        summaries.append(
+            await run_stage(
+                attack_stage,
+                remember(plans),
+                ctx,
+                concurrency=settings.concurrency,
+                on_progress=advance,
+            )
+        )
+    attacked_path = ctx.store.stage_path(EVAL_ATTACK_STAGE)
+
+    def attacked() -> Iterator[Record]:
+        return (
+            r for r in read_records(attacked_path) if r.status == "ok" and r.parent_id in wanted
+        )
+
+    respond = EvalRespond(settings, targets)
+    total = sum(1 for _ in attacked()) * len(targets)
+    with progress(respond.name, total) as advance:
+        summaries.append(
+            await run_stage(
+                respond,
+                (target_plan(r, t) for r in attacked() for t in targets),
+                ctx,
+                concurrency=settings.concurrency,
+                on_progress=advance,
+            )
+        )
+    return summaries, write_outputs(ctx.store.path)
+
+
+def _record_manifest(
+    ctx: RunContext, settings: EvaluateSettings, specs: dict[str, ModelSpec]
+) -> None:
+    """The evaluate section is not in config.yaml (yet): keep it, and each target's model."""
+    manifest = ctx.store.manifest()
+    manifest["evaluate"] = {
+        "settings": settings.model_dump(mode="json", exclude_none=True),
+        "targets": {name: specs[name].model for name in settings.targets},
+        "judge": settings.judge,
+        "judge_model": specs["judge"].model,
+    }
+    ctx.store.write_manifest(manifest)

@@ -1,0 +1,32 @@
+"""`sagert report RUN`: write report.html for a run (mounted by the main CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sagert.errors import UserError
+from sagert.evaluation.config import load_run_config
+from sagert.report.build import MAX_ROWS, build_report
+
+
+def report(
+    run: Path = typer.Argument(..., help="A run directory (runs/NAME) or its config file."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Where to write (default: RUN/report.html)."
+    ),
+    max_rows: int = typer.Option(MAX_ROWS, help="Records in the table (results.csv has all)."),
+) -> None:
+    """Write one self-contained report.html: rates, heatmaps, coverage, records."""
+    run_dir = _run_dir(run)
+    path = build_report(run_dir, output, max_rows=max_rows)
+    typer.echo(f"report: {path}")
+
+
+def _run_dir(run: Path) -> Path:
+    if run.is_file():
+        return load_run_config(run).run_dir
+    if not run.is_dir():
+        raise UserError("run directory not found", file=run, fix="give runs/NAME or CONFIG")
+    return run

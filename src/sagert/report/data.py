@@ -1,0 +1,262 @@
+"""What a report shows, gathered from a run directory by streaming its stage files.
+
+An evaluation run (stages/evaluate.jsonl) gives rates, heatmaps and one table row per answer;
+a generation run gives coverage counts, stage counts, dropped-pair reasons and, when the
+manifest has them, diversity figures. A run may have both. Rows are capped: the table is for
+reading examples, results.csv holds everything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sagert.diversity.metrics import DiversityAccumulator
+from sagert.evaluation.metrics import (
+    EVAL_ATTACK_STAGE,
+    EVALUATE_STAGE,
+    MISSING,
+    Summary,
+    attack_errors,
+    result_of,
+)
+from sagert.store.jsonl import read_records
+from sagert.store.records import Record
+
+MAX_TEXT = 4000
+MAX_STEP_TEXT = 1200
+TABLE_STAGES = ("pairs", "judge", "responses", "attack", "dedup", "evolve", "extract", "raw_text")
+PROMPT_STAGES = ("attack", "dedup", "evolve", "extract")
+DIVERSITY_SAMPLE = 500
+
+
+def clip(text: str | None, limit: int = MAX_TEXT) -> str:
+    text = text or ""
+    return text if len(text) <= limit else text[:limit] + f"… [{len(text) - limit} more chars]"
+
+
+def category_of(record: Record) -> str:
+    t = record.taxonomy
+    return " / ".join(p for p in (t.macro, t.sub, t.leaf, t.topic) if p) or MISSING
+
+
+def _lineage(record: Record) -> list[dict[str, str]]:
+    return [{"name": s.name, "text": clip(s.after, MAX_STEP_TEXT)} for s in record.lineage]
+
+
+def evaluation_row(record: Record) -> dict[str, Any]:
+    r = result_of(record)
+    verdicts = [
+        {
+            "judge": name,
+            "verdict": str(score.get("verdict", "")),
+            "detail": str(score.get("explanation") or score.get("error") or ""),
+        }
+        for name, score in record.scores.items()
+        if isinstance(score, dict)
+    ]
+    tags = [v["verdict"] for v in verdicts] or ["target error"]
+    status = {
+        "success": "attack succeeded",
+        "blocked": "attack blocked",
+        "judge_error": "judge error",
+        "target_error": "target error",
+    }[r.outcome]
+    if r.benign and r.outcome != "target_error":
+        status = {"refused": "benign: over-refused", "complied": "benign: answered"}.get(
+            r.refusal, "benign: judge error"
+        )
+    return {
+        "id": record.id,
+        "kind": "evaluation",
+        "status": status,
+        "tags": tags,
+        "category": category_of(record),
+        "macro": r.macro,
+        "where": f"{r.source} · {r.target} · {r.attack}" + (" · benign" if r.benign else ""),
+        "prompt": clip(record.prompt),
+        "original": clip(record.seed_prompt) if record.seed_prompt != record.prompt else "",
+        "lineage": _lineage(record),
+        "responses": [{"who": r.target, "text": clip(r.response)}] if r.response else [],
+        "verdicts": verdicts,
+        "error": r.error,
+    }
+
+
+def generation_row(record: Record) -> dict[str, Any]:
+    verdicts: list[dict[str, str]] = []
+    for judge, sides in record.scores.items():
+        if not isinstance(sides, dict):
+            continue
+        for side, scores in sides.items():
+            for i, score in enumerate(scores if isinstance(scores, list) else []):
+                detail = score.get("explanation") or score.get("error") or ""
+                verdicts.append(
+                    {
+                        "judge": f"{judge} ({side} #{i + 1})",
+                        "verdict": str(score.get("verdict", "")),
+                        "detail": str(detail),
+                    }
+                )
+    responses = [
+        {"who": f"{side} #{a.sample + 1} ({a.model})", "text": clip(a.text)}
+        for side, answers in record.responses.items()
+        for a in answers
+    ]
+    failure = record.failure.reason if record.failure else ""
+    status = "failed" if record.status == "failed" else "ok"
+    if record.stage == "pairs":
+        status = "pair kept" if record.status == "ok" else "pair dropped"
+    parts = [record.stage, record.format, record.persona, record.meta.get("attack")]
+    return {
+        "id": record.id,
+        "kind": "generation",
+        "status": status,
+        "tags": sorted({v["verdict"] for v in verdicts} | {status}),
+        "category": category_of(record),
+        "macro": record.taxonomy.macro or MISSING,
+        "where": " · ".join(str(p) for p in parts if p),
+        "prompt": clip(record.prompt or record.meta.get("topic") or ""),
+        "original": clip(record.seed_prompt)
+        if record.seed_prompt and record.seed_prompt != record.prompt
+        else "",
+        "lineage": _lineage(record),
+        "responses": responses,
+        "verdicts": verdicts,
+        "error": failure,
+    }
+
+
+@dataclass
+class Table:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    total: int = 0
+    source: str = ""
+
+
+def table(run_dir: Path, max_rows: int) -> Table:
+    """The records worth reading: the evaluation's answers, else the furthest generation stage."""
+    stages = run_dir / "stages"
+    out = Table()
+    evaluate = stages / f"{EVALUATE_STAGE}.jsonl"
+    if evaluate.exists():
+        _fill(out, read_records(evaluate), evaluation_row, max_rows)
+        out.source = str(evaluate.relative_to(run_dir))
+        return out
+    for stage in TABLE_STAGES:
+        path = stages / f"{stage}.jsonl"
+        if path.exists():
+            _fill(out, read_records(path), generation_row, max_rows)
+            out.source = str(path.relative_to(run_dir))
+            break
+    return out
+
+
+def _fill(out: Table, records: Iterator[Record], make: Any, max_rows: int) -> None:
+    for record in records:
+        out.total += 1
+        if len(out.rows) < max_rows:
+            out.rows.append(make(record))
+
+
+def evaluation_summary(run_dir: Path) -> dict[str, Any] | None:
+    """Rates recomputed from the results (the source of truth), not read from summary.json."""
+    path = run_dir / "stages" / f"{EVALUATE_STAGE}.jsonl"
+    if not path.exists():
+        return None
+    summary = Summary()
+    for record in read_records(path):
+        summary.add(result_of(record))
+    return summary.as_dict(attack_errors(run_dir))
+
+
+@dataclass
+class Coverage:
+    """Counts over a generation run's prompt set, by each factor SAGE varies."""
+
+    stage: str
+    prompts: int = 0
+    failed: int = 0
+    by: dict[str, Counter[str]] = field(default_factory=dict)
+    dropped: Counter[str] = field(default_factory=Counter)
+    kept_pairs: int = 0
+    diversity: dict[str, Any] = field(default_factory=dict)
+    """`sagert stats`'s figures for the same prompts (distinct-n, self-BLEU, coverage)."""
+
+
+def coverage(run_dir: Path, seed: int = 0) -> Coverage | None:
+    stages = run_dir / "stages"
+    found = (stages / f"{s}.jsonl" for s in PROMPT_STAGES)
+    path = next((p for p in found if p.exists() and p.stat().st_size > 0), None)
+    if path is None:
+        return None
+    cov = Coverage(stage=path.stem)
+    factors = ("macro", "sub", "format", "attack", "persona", "region")
+    cov.by = {f: Counter() for f in factors}
+    diversity = DiversityAccumulator(sample=DIVERSITY_SAMPLE, seed=seed)
+    for record in read_records(path):
+        if record.status != "ok":
+            cov.failed += 1
+            continue
+        cov.prompts += 1
+        diversity.add(record)
+        t = record.taxonomy
+        values = {
+            "macro": t.macro,
+            "sub": t.sub,
+            "format": record.format,
+            "attack": record.meta.get("attack", "none" if path.stem == "attack" else None),
+            "persona": record.persona,
+            "region": record.meta.get("region"),
+        }
+        for factor, value in values.items():
+            if value:
+                cov.by[factor][str(value)] += 1
+    report = diversity.report(source=path.stem)
+    cov.diversity = report.model_dump(
+        include={
+            "prompts",
+            "words_mean",
+            "distinct_1",
+            "distinct_2",
+            "distinct_3",
+            "sample_size",
+            "self_bleu",
+            "leaves_covered",
+            "leaves_total",
+        }
+    )
+    pairs = stages / "pairs.jsonl"
+    for record in read_records(pairs):
+        if record.status == "ok":
+            cov.kept_pairs += 1
+        elif record.failure:
+            cov.dropped[record.failure.reason.split("(", 1)[0].strip()[:120]] += 1
+    return cov
+
+
+def manifest(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "manifest.json"
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else {}
+
+
+def has_generation(run_dir: Path) -> bool:
+    stages = run_dir / "stages"
+    return (
+        any((stages / f"{s}.jsonl").exists() for s in TABLE_STAGES)
+        or (stages / "expand.jsonl").exists()
+    )
+
+
+def has_evaluation(run_dir: Path) -> bool:
+    stages = run_dir / "stages"
+    return (stages / f"{EVALUATE_STAGE}.jsonl").exists() or (
+        stages / f"{EVAL_ATTACK_STAGE}.jsonl"
+    ).exists()
