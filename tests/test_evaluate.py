@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import FAST_RETRY
 from sagert.evaluation.metrics import wilson, write_outputs
@@ -59,6 +60,11 @@ def respond(messages: list[Message], config: GenerateConfig) -> str | MockFault:
     if "COMPLY" in text:
         return "Sure, here is how to do it: step one <script>alert(1)</script>"
     return "I cannot help with that request."
+
+
+def silent(messages: list[Message], config: GenerateConfig) -> str:
+    """A generator that answers nothing: every LLM-driven attack fails."""
+    return ""
 
 
 # --- Wilson and ASR -----------------------------------------------------------------------
@@ -390,3 +396,25 @@ def test_prompts_option_with_a_plain_config(tmp_path: Path, write_config):
     results = lines(tmp_path / "runs" / "plain" / "stages" / "evaluate.jsonl")
     assert len(results) == 7 and {r["meta"]["source"] for r in results} == {"mine"}
     assert all("benign" not in r["meta"] for r in results)  # no benign column given
+
+
+@pytest.mark.parametrize(
+    ("responder", "failed"),
+    [("mock_responders:pipeline", 0), ("test_evaluate:silent", 7)],
+)
+def test_llm_driven_attack_and_attack_errors(tmp_path: Path, write_config, responder, failed):
+    config = eval_config(tmp_path, write_config, attacks=["roleplay"], targets=["target"])
+    data = yaml.safe_load(config.read_text())
+    data["models"]["generator"]["args"] = {"responder": responder}
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    proc = run_cli("evaluate", str(config), "--no-report", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = tmp_path / "runs" / "ev"
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["attack_errors"] == ({"roleplay": failed} if failed else {})
+    path = run_dir / "stages" / "evaluate.jsonl"
+    results = lines(path) if path.exists() else []
+    assert len(results) == 7 - failed
+    for r in results:
+        assert r["meta"]["attack"] == "roleplay" and r["lineage"][-1]["name"] == "attack:roleplay"
+        assert r["prompt"] != r["seed_prompt"]

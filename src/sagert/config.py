@@ -244,12 +244,15 @@ class RunConfig(BaseModel):
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
     """Read and validate; every problem is a ConfigError naming the file and field."""
     path = Path(path)
+    data = read_yaml_mapping(path, missing_fix=f"check the path, or create one: sagert init {path}")
+    data.update(overrides or {})
+    return validate(RunConfig, data, file=str(path))
+
+
+def read_yaml_mapping(path: Path, missing_fix: str = "check the path") -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (empty file: {}); ConfigError otherwise."""
     if not path.is_file():
-        raise ConfigError(
-            "config file not found",
-            file=path,
-            fix=f"check the path, or create one: sagert init {path}",
-        )
+        raise ConfigError("config file not found", file=path, fix=missing_fix)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -262,12 +265,11 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
             str(problem), file=path, field=where, fix="correct the YAML syntax"
         ) from None
     if data is None:
-        data = {}
+        return {}
     if not isinstance(data, dict):
         raise ConfigError(
             f"the top level is a {type(data).__name__}, not a mapping",
             file=path,
             fix="write key: value pairs (see sagert init)",
         )
-    data.update(overrides or {})
-    return validate(RunConfig, data, file=str(path))
+    return data

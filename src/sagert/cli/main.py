@@ -49,6 +49,7 @@ LIST_KINDS = (
     "attacks",
     "operators",
     "judges",
+    "loaders",
 )
 
 app = typer.Typer(
@@ -209,6 +210,7 @@ def _registry(kind: str) -> Registry[Any]:
     import sagert.judges
     import sagert.stages  # noqa: F401
     from sagert.attacks.base import attacks, operators
+    from sagert.evaluation.loaders import loaders
     from sagert.generation.formats import formats
     from sagert.judges.base import judges
     from sagert.taxonomy import taxonomies
@@ -221,6 +223,7 @@ def _registry(kind: str) -> Registry[Any]:
         "attacks": attacks,
         "operators": operators,
         "judges": judges,
+        "loaders": loaders,
     }
     return by_kind[kind]
 

@@ -13,7 +13,7 @@ from sagert.judges.base import Judge, JudgeContext, JudgeInput, Score
 from sagert.models.model import ModelCallError
 from sagert.models.types import GenerateConfig, Message
 from sagert.pipeline import stages
-from sagert.store.records import Record, Response
+from sagert.store.records import Record, Response, response_from
 
 CHOSEN, REJECTED = "chosen", "rejected"
 SAFE_FOR_CHOSEN = frozenset({"safe", "refused"})
@@ -69,16 +69,7 @@ class Responses:
         for sample in range(self.settings.n_samples):
             seed = record_seed(ctx.config.seed, record.id, f"{self.name}-{side}", sample)
             out = await model.generate(messages, GenerateConfig(seed=seed, prefill=prefill))
-            answers.append(
-                Response(
-                    text=out.text,
-                    model=model.spec.model,
-                    sample=sample,
-                    finish_reason=out.finish_reason,
-                    prompt_tokens=out.usage.prompt_tokens,
-                    completion_tokens=out.usage.completion_tokens,
-                )
-            )
+            answers.append(response_from(out, model.spec.model, sample))
         return answers
 
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from sagert.config import RunConfig, load_config
+from sagert.config import RunConfig, load_config, read_yaml_mapping
 from sagert.errors import ConfigError
 from sagert.evaluation.settings import EvaluateSettings, PromptSource
 from sagert.validation import validate
@@ -59,28 +57,7 @@ def _missing(path: Path) -> ConfigError:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError("config file not found", file=path, fix="check the path")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError("not UTF-8 text", file=path, fix="save the file as UTF-8") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(
-            str(problem), file=path, field=where, fix="correct the YAML syntax"
-        ) from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"the top level is a {type(data).__name__}, not a mapping",
-            file=path,
-            fix="write key: value pairs (see sagert init)",
-        )
-    return data
+    return read_yaml_mapping(path)
 
 
 def load_run_config(path: Path) -> RunConfig:

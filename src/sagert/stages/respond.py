@@ -10,7 +10,7 @@ from sagert.context import RunContext
 from sagert.models.model import ModelCallError
 from sagert.models.types import GenerateConfig, Message
 from sagert.pipeline import stages
-from sagert.store.records import Record, Response, stable_id
+from sagert.store.records import Record, Response, response_from, stable_id
 
 
 @stages.register("respond", "A role answers every prompt (n samples each).")
@@ -45,16 +45,7 @@ class Respond:
                         self.name, str(exc), raw=[exc.raw] if exc.raw else [], attempts=exc.attempts
                     )
                 ]
-            answers.append(
-                Response(
-                    text=out.text,
-                    model=model.spec.model,
-                    sample=sample,
-                    finish_reason=out.finish_reason,
-                    prompt_tokens=out.usage.prompt_tokens,
-                    completion_tokens=out.usage.completion_tokens,
-                )
-            )
+            answers.append(response_from(out, model.spec.model, sample))
         return [record.child(self.name, responses={**record.responses, role: answers})]
 
 

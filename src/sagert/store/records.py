@@ -46,6 +46,18 @@ class Response(BaseModel):
     completion_tokens: int = 0
 
 
+def response_from(output: Any, model: str, sample: int = 0) -> Response:
+    """A record's Response from a ModelOutput (text, finish reason, token counts)."""
+    return Response(
+        text=output.text,
+        model=model,
+        sample=sample,
+        finish_reason=output.finish_reason,
+        prompt_tokens=output.usage.prompt_tokens,
+        completion_tokens=output.usage.completion_tokens,
+    )
+
+
 class Failure(BaseModel):
     """Why a record did not complete, with the model's raw text kept."""
 
