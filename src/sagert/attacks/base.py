@@ -47,6 +47,16 @@ class TransformContext:
         return self.model
 
 
+def transform_options(jailbreak_templates: object | None, language: str | None) -> dict[str, Any]:
+    """The per-run options attack styles read (`TransformContext.options`) from stage settings."""
+    options: dict[str, Any] = {}
+    if jailbreak_templates is not None:
+        options["jailbreak_templates"] = str(jailbreak_templates)
+    if language:
+        options["language"] = language
+    return options
+
+
 @dataclass
 class TransformResult:
     text: str

@@ -11,11 +11,16 @@ These stages are not in the global `stages` registry: their roles include user-n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 import sagert.attacks  # noqa: F401  (registers the attack styles)
-from sagert.attacks.base import TransformContext, TransformError, apply_chain, attacks
+from sagert.attacks.base import (
+    TransformContext,
+    TransformError,
+    apply_chain,
+    attacks,
+    transform_options,
+)
 from sagert.context import RunContext
 from sagert.evaluation.metrics import EVAL_ATTACK_STAGE, EVALUATE_STAGE, REFUSAL_JUDGE
 from sagert.evaluation.settings import EvaluateSettings
@@ -83,12 +88,7 @@ class EvalAttack:
         return ("generator",) if any(map(is_llm_driven, self.settings.attacks)) else ()
 
     def _options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {}
-        if self.settings.jailbreak_templates is not None:
-            options["jailbreak_templates"] = str(Path(self.settings.jailbreak_templates))
-        if self.settings.language:
-            options["language"] = self.settings.language
-        return options
+        return transform_options(self.settings.jailbreak_templates, self.settings.language)
 
     async def process(self, record: Record, ctx: RunContext) -> list[Record]:
         attack = str(record.meta["eval_attack"])

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
 import sagert.attacks  # noqa: F401  (registers attack styles and operators)
-from sagert.attacks.base import TransformContext, TransformError, apply_chain
+from sagert.attacks.base import TransformContext, TransformError, apply_chain, transform_options
 from sagert.config import AttackStage, EvolveStage, ExtractStage, RawTextStage
 from sagert.context import RunContext
 from sagert.generation.seeds import record_rng, record_seed
@@ -213,12 +212,7 @@ class Attack:
         return ("generator",)
 
     def _options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {}
-        if self.settings.jailbreak_templates is not None:
-            options["jailbreak_templates"] = str(Path(self.settings.jailbreak_templates))
-        if self.settings.language:
-            options["language"] = self.settings.language
-        return options
+        return transform_options(self.settings.jailbreak_templates, self.settings.language)
 
     async def process(self, record: Record, ctx: RunContext) -> list[Record]:
         out: list[Record] = []
