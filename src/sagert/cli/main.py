@@ -245,18 +245,17 @@ def respond(
         if role not in ROLES:
             raise UserError(f"unknown role {role!r}", fix=f"use one of: {', '.join(ROLES)}")
         settings = settings.model_copy(update={"role": role})
-    for _ in read_prompts(input, column):  # validate the whole file before any model call
-        pass
+    # One pass validates the whole file before any model call and counts it for the bar.
+    total = sum(1 for _ in read_prompts(input, column))
     stage = Respond(settings)
-    summary = asyncio.run(_run_one_stage(cfg, stage, input, column, settings.concurrency))
+    summary = asyncio.run(_run_one_stage(cfg, stage, input, column, total, settings.concurrency))
     _print_summary(cfg, [summary])
 
 
 async def _run_one_stage(
-    cfg: RunConfig, stage: Any, input: Path, column: str, concurrency: int
+    cfg: RunConfig, stage: Any, input: Path, column: str, total: int, concurrency: int
 ) -> StageSummary:
     async with open_run(cfg) as ctx:
-        total = sum(1 for _ in read_prompts(input, column))
         with stage_progress(stage.name, total) as advance:
             return await run_stage(
                 stage,
