@@ -349,6 +349,34 @@ def test_evaluate_limit_and_samples(tmp_path: Path, write_config):
     assert sorted({r["meta"]["sample"] for r in results}) == [0, 1]
 
 
+def test_a_target_name_keeps_its_model(tmp_path: Path, write_config):
+    """Answers resume by target name: another model under an old name is refused, not mixed."""
+    config = eval_config(tmp_path, write_config, attacks=["none"])
+    assert run_cli("evaluate", str(config), "--no-report", cwd=tmp_path).returncode == 0
+    again = run_cli("evaluate", str(config), "--no-report", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr  # same models: resumes
+    changed = eval_config(
+        tmp_path,
+        write_config,
+        attacks=["none"],
+        targets={"target": None, "other": {"model": "mock/other2"}},
+    )
+    proc = run_cli("evaluate", str(changed), "--no-report", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "evaluate.targets.other: target 'other' is another model" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    warmer = write_config(
+        {
+            **yaml.safe_load(config.read_text()),
+            "models": {
+                **yaml.safe_load(config.read_text())["models"],
+                "target": {"model": "mock/t", "config": {"temperature": 0.1}},
+            },
+        }
+    )
+    assert run_cli("evaluate", str(warmer), "--no-report", cwd=tmp_path).returncode == 2
+
+
 @pytest.mark.parametrize(
     ("evaluate", "expected"),
     [

@@ -7,6 +7,8 @@ send stale attacked prompts to the targets.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from sagert.config import ROLES
 from sagert.context import ModelPool, RunContext
 from sagert.errors import UserError
 from sagert.evaluation.loaders import default_source_name, detect_loader, load_prompts
-from sagert.evaluation.metrics import EVAL_ATTACK_STAGE, write_outputs
+from sagert.evaluation.metrics import EVAL_ATTACK_STAGE, EVALUATE_STAGE, write_outputs
 from sagert.evaluation.settings import EvaluateSettings, PromptSource
 from sagert.evaluation.stages import NO_ATTACK, EvalAttack, EvalRespond, attack_plan, target_plan
 from sagert.generation.seeds import record_seed
@@ -212,12 +214,40 @@ async def run_evaluation(
 def _record_manifest(
     ctx: RunContext, settings: EvaluateSettings, specs: dict[str, ModelSpec]
 ) -> None:
-    """The evaluate section is not in config.yaml (yet): keep it, and each target's model."""
+    """The evaluate section is not in config.yaml (yet): keep it, and each target's model.
+
+    Answers are resumed by target name, so a name must keep meaning the same model: a target
+    whose model, weights or settings changed since its answers were written is refused.
+    """
     manifest = ctx.store.manifest()
+    previous = manifest.get("evaluate", {}).get("fingerprints", {})
+    fingerprints = {name: target_fingerprint(ctx, name) for name in settings.targets}
+    if ctx.store.stage_path(EVALUATE_STAGE).is_file():
+        for name, fp in fingerprints.items():
+            if previous.get(name, fp) != fp:
+                raise UserError(
+                    f"target {name!r} is another model (or settings) than when this run "
+                    "answered with it",
+                    file=ctx.store.path,
+                    field=f"evaluate.targets.{name}",
+                    fix="give the target a new name or the run a new name (its answers stay)",
+                )
     manifest["evaluate"] = {
         "settings": settings.model_dump(mode="json", exclude_none=True),
         "targets": {name: specs[name].model for name in settings.targets},
+        "fingerprints": {**previous, **fingerprints},
         "judge": settings.judge,
         "judge_model": specs["judge"].model,
     }
     ctx.store.write_manifest(manifest)
+
+
+def target_fingerprint(ctx: RunContext, name: str) -> str:
+    """What makes a target answer the way it does: provider identity and generation settings."""
+    role = ctx.models.role(name)
+    data = {
+        "identity": role.model.provider.identity(),
+        "config": role.spec.config.model_dump(mode="json", exclude_none=True),
+        "system_prompt": role.spec.system_prompt,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
