@@ -24,6 +24,7 @@ from sagert import __version__
 from sagert.errors import UserError
 from sagert.evaluation.metrics import MISSING
 from sagert.report.charts import BarChart, BarItem, Heatmap, bar_chart, heatmap
+from sagert.report.comparison import comparison_view
 from sagert.report.data import (
     Coverage,
     coverage,
@@ -33,6 +34,7 @@ from sagert.report.data import (
     manifest,
     table,
 )
+from sagert.report.training import training_view
 from sagert.store.run import write_atomic
 
 MAX_ROWS = 2000
@@ -99,18 +101,20 @@ def pct(value: float | None, low: float | None = None, high: float | None = None
 
 
 def build_report(run_dir: Path, output: Path | None = None, *, max_rows: int = MAX_ROWS) -> Path:
-    """Write report.html for a generation and/or evaluation run; returns its path."""
+    """Write report.html for a generation, evaluation and/or training run; returns its path."""
     if not run_dir.is_dir():
         raise UserError("run directory not found", file=run_dir, fix="give runs/NAME")
     evaluation = has_evaluation(run_dir)
     generation = has_generation(run_dir)
-    if not (evaluation or generation):
+    training = training_view(run_dir)
+    if not (evaluation or generation or training):
         raise UserError(
             "nothing to report in this run yet",
             file=run_dir,
-            fix="run sagert generate or sagert evaluate first",
+            fix="run sagert generate, sagert evaluate or sagert train first",
         )
     info = manifest(run_dir)
+    summary = evaluation_summary(run_dir) if evaluation else None
     rows = table(run_dir, max_rows)
     css, js = _asset("report.css"), _asset("report.js")
     data = {"rows": rows.rows, "total": rows.total, "source": rows.source}
@@ -126,7 +130,9 @@ def build_report(run_dir: Path, output: Path | None = None, *, max_rows: int = M
         "shown": len(rows.rows),
         "total": rows.total,
         "table_source": rows.source,
-        "evaluation": _evaluation_view(run_dir) if evaluation else None,
+        "evaluation": _evaluation_view(summary) if evaluation else None,
+        "comparison": comparison_view(run_dir, summary, info) if summary else None,
+        "training": training,
         "generation": _generation_view(run_dir, info) if generation else None,
     }
     html = _environment().get_template("report.html").render(**context)
@@ -139,8 +145,7 @@ def build_report(run_dir: Path, output: Path | None = None, *, max_rows: int = M
 # --- evaluation -------------------------------------------------------------------------
 
 
-def _evaluation_view(run_dir: Path) -> dict[str, Any] | None:
-    summary = evaluation_summary(run_dir)
+def _evaluation_view(summary: dict[str, Any] | None) -> dict[str, Any] | None:
     if summary is None:
         return {"targets": [], "charts": [], "heatmaps": [], "attack_errors": {}, "judges": []}
     by = summary["by"]

@@ -198,3 +198,121 @@ def heatmap(
                 ink = "#ffffff" if value > 0.55 else "#222222"
             chart.cells.append(Cell(x, y, fill, text, ink, f"{row} x {col}: {text} ({detail})"))
     return chart
+
+
+PLOT_WIDTH = 520
+PLOT_HEIGHT = 220
+MAX_POINTS = 2000
+MAX_MARKERS = 120
+
+
+@dataclass(frozen=True)
+class Marker:
+    x: float
+    y: float
+    tooltip: str
+
+
+@dataclass
+class LineChart:
+    """One series over a numeric x axis: a polyline, its axes, and hover markers when few."""
+
+    title: str
+    x_label: str
+    y_label: str
+    points: str
+    """SVG `points`: "x,y x,y ..." in chart coordinates, numbers only."""
+    count: int
+    x_ticks: list[tuple[float, str]]
+    y_ticks: list[tuple[float, str]]
+    markers: list[Marker] = field(default_factory=list)
+    left: int = 64
+    top: int = 12
+    plot_width: int = PLOT_WIDTH
+    plot_height: int = PLOT_HEIGHT
+
+    @property
+    def width(self) -> int:
+        return self.left + self.plot_width + 24
+
+    @property
+    def height(self) -> int:
+        return self.top + self.plot_height + 44
+
+    @property
+    def bottom(self) -> int:
+        return self.top + self.plot_height
+
+
+def _axis(lo: float, hi: float, most: int = 6) -> tuple[float, float, float]:
+    """Round bounds and the smallest 1, 2 or 5 x 10^k step covering [lo, hi] in `most` steps."""
+    if hi <= lo:
+        pad = abs(lo) * 0.1 or 1.0
+        lo, hi = lo - pad, hi + pad
+    magnitude = 10 ** math.floor(math.log10((hi - lo) / most))
+    for factor in (1, 2, 5, 10, 20):
+        step = factor * magnitude
+        low = math.floor(lo / step + 1e-9) * step
+        high = math.ceil(hi / step - 1e-9) * step
+        if (high - low) / step <= most + 1e-9:
+            break
+    return low, high, step
+
+
+def _tick_text(value: float, step: float) -> str:
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    return f"{value:,.{decimals}f}"
+
+
+def _thin(points: Sequence[tuple[float, float]], limit: int) -> list[tuple[float, float]]:
+    """At most `limit` points, evenly spread, first and last kept: a long run stays readable."""
+    if len(points) <= limit:
+        return list(points)
+    n = len(points)
+    return [points[round(i * (n - 1) / (limit - 1))] for i in range(limit)]
+
+
+def line_chart(
+    title: str,
+    points: Sequence[tuple[float, float]],
+    *,
+    x_label: str = "step",
+    y_label: str = "loss",
+    integer_x: bool = True,
+) -> LineChart:
+    """(x, y) points, sorted by x and finite, as a polyline on round axes."""
+    shown_points = _thin(points, MAX_POINTS)
+    xs = [x for x, _ in shown_points] or [0.0]
+    ys = [y for _, y in shown_points] or [0.0]
+    x_lo, x_hi, x_step = _axis(min(xs), max(xs))
+    if integer_x:
+        x_step = max(1.0, x_step)
+        x_lo, x_hi = math.floor(x_lo / x_step) * x_step, math.ceil(x_hi / x_step) * x_step
+        if x_hi <= x_lo:
+            x_hi = x_lo + x_step
+    y_lo, y_hi, y_step = _axis(min(ys), max(ys))
+    chart = LineChart(
+        title=title, x_label=x_label, y_label=y_label, points="", count=0, x_ticks=[], y_ticks=[]
+    )
+
+    def sx(x: float) -> float:
+        return chart.left + (x - x_lo) / (x_hi - x_lo) * chart.plot_width
+
+    def sy(y: float) -> float:
+        return chart.bottom - (y - y_lo) / (y_hi - y_lo) * chart.plot_height
+
+    chart.x_ticks = [
+        (sx(x_lo + i * x_step), _tick_text(x_lo + i * x_step, x_step))
+        for i in range(round((x_hi - x_lo) / x_step) + 1)
+    ]
+    chart.y_ticks = [
+        (sy(y_lo + i * y_step), _tick_text(y_lo + i * y_step, y_step))
+        for i in range(round((y_hi - y_lo) / y_step) + 1)
+    ]
+    chart.points = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in shown_points)
+    chart.count = len(shown_points)
+    if len(shown_points) <= MAX_MARKERS:
+        chart.markers = [
+            Marker(sx(x), sy(y), f"{x_label} {x:g}: {y_label} {y:.4f}") for x, y in shown_points
+        ]
+    return chart

@@ -21,6 +21,7 @@ from sagert.evaluation.metrics import (
     EVALUATE_STAGE,
     MISSING,
     Summary,
+    Tally,
     attack_errors,
     result_of,
 )
@@ -164,14 +165,27 @@ def _fill(out: Table, records: Iterator[Record], make: Any, max_rows: int) -> No
 
 
 def evaluation_summary(run_dir: Path) -> dict[str, Any] | None:
-    """Rates recomputed from the results (the source of truth), not read from summary.json."""
+    """Rates recomputed from the results (the source of truth), not read from summary.json.
+
+    Besides the summary's groupings, `by["source_attack"]` splits each source by attack
+    style, for the model comparison (same Tally, so the same Wilson intervals).
+    """
     path = run_dir / "stages" / f"{EVALUATE_STAGE}.jsonl"
     if not path.exists():
         return None
     summary = Summary()
+    source_attack: dict[tuple[str, str, str], Tally] = {}
     for record in read_records(path):
-        summary.add(result_of(record))
-    return summary.as_dict(attack_errors(run_dir))
+        result = result_of(record)
+        summary.add(result)
+        key = (result.target, result.source, result.attack)
+        source_attack.setdefault(key, Tally()).add(result)
+    data = summary.as_dict(attack_errors(run_dir))
+    data["by"]["source_attack"] = [
+        {"target": target, "source": source, "attack": attack, **tally.as_dict()}
+        for (target, source, attack), tally in sorted(source_attack.items())
+    ]
+    return data
 
 
 @dataclass
