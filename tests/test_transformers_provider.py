@@ -57,6 +57,23 @@ def test_batched_answers_reach_their_callers(smol_folder: Path):
     assert together[:2] == alone
 
 
+def test_two_models_load_at_once(smol_folder: Path, tmp_path: Path):
+    """transformers patches torch globally while loading: concurrent loads must not collide."""
+    import shutil
+
+    other = Path(shutil.copytree(smol_folder, tmp_path / "other"))
+    config = GenerateConfig(max_tokens=4, temperature=0.0)
+
+    async def run():
+        a, b = _provider(smol_folder), _provider(other)
+        outs = await asyncio.gather(*(p.generate(_user("Hi"), config) for p in (a, b, a, b)))
+        await asyncio.gather(a.aclose(), b.aclose())
+        return outs
+
+    outs = asyncio.run(run())
+    assert outs[0].text == outs[1].text  # same weights, greedy
+
+
 def test_prefill_stop_and_completion(smol_folder: Path):
     async def run():
         provider = _provider(smol_folder)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sagert.diversity.settings import DedupSettings
 from sagert.errors import ConfigError
 from sagert.models.spec import ModelSpec
-from sagert.training.settings import TrainSettings
+from sagert.training.settings import AlignSettings, TrainSettings
 from sagert.validation import validate
 
 RoleName = Literal["generator", "aligned", "unaligned", "target", "judge"]
@@ -230,6 +230,7 @@ class RunConfig(BaseModel):
     stages: StagesConfig = Field(default_factory=StagesConfig)
     export: ExportSettings = Field(default_factory=ExportSettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
+    align: AlignSettings = Field(default_factory=AlignSettings)
 
     @property
     def run_dir(self) -> Path:

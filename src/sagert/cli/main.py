@@ -26,6 +26,9 @@ from sagert.dataset.export import EXPORT_FORMATS, export_run
 from sagert.diversity.cli import stats as stats_cmd
 from sagert.errors import UserError
 from sagert.evaluation.cli import evaluate as evaluate_cmd
+from sagert.evaluation.cli import print_summary as print_eval_summary
+from sagert.evaluation.cli import with_limit
+from sagert.evaluation.settings import PromptSource
 from sagert.generation.pipeline import GENERATION_STAGES, run_generation
 from sagert.models.model import ModelCallError
 from sagert.models.provider import providers
@@ -369,6 +372,88 @@ def train_cmd(
             f"model: {result.final_model}"
         )
     )
+
+
+@app.command("align")
+def align_cmd(
+    config: Path = typer.Argument(..., help="Run config: generation, train: and align: sections."),
+    method: str | None = typer.Option(None, help="dpo or simpo (default: train.method)."),
+    base_model: str | None = typer.Option(None, help="embedded, a folder, a .gguf or a Hub id."),
+    max_steps: int | None = typer.Option(None, help="Stop training after this many steps."),
+    prompts: list[Path] = typer.Option(
+        [], "--prompts", "-i", help="More prompts to evaluate on (repeatable), e.g. XSTest."
+    ),
+    loader: str | None = typer.Option(None, help="Loader for --prompts (default: detected)."),
+    limit: int | None = typer.Option(None, min=1, help="At most N prompts per source."),
+    generate: bool = typer.Option(True, help="Run (or resume) generation first."),
+    report: bool = typer.Option(True, help="Write report.html when done."),
+) -> None:
+    """Generate, train, then evaluate the base and the trained model (held-out prompts +
+    any --prompts); one report compares them. Every step resumes."""
+    from sagert.evaluation.config import load_evaluate_config, user_sources
+    from sagert.evaluation.runner import prepare
+    from sagert.training import align
+
+    cfg, evaluate = load_evaluate_config(config, require_section=False)
+    updates = {
+        k: v
+        for k, v in {"method": method, "base_model": base_model, "max_steps": max_steps}.items()
+        if v is not None
+    }
+    settings = validate(
+        type(cfg.train), {**cfg.train.model_dump(), **updates}, file=str(config), prefix="train"
+    )
+    extra = [*user_sources(evaluate), *(PromptSource(path=p, loader=loader) for p in prompts)]
+    if limit is not None:
+        evaluate = with_limit(evaluate, limit)
+    if extra:  # a bad prompt file fails now, not after an hour of training
+        prepare(evaluate.model_copy(update={"prompts": extra}), cfg.seed)
+    elif not cfg.align.heldout:
+        align.evaluation_settings(cfg, evaluate, [], None, settings.method)  # raises: no prompts
+    if generate:
+        _print_summary(cfg, asyncio.run(_generate(cfg, None)))
+    _export(cfg.run_dir, ["trl"], False, None)
+    trained = _train_once(cfg, settings)
+    held, n_held = align.heldout_source(cfg, settings.heldout_fraction)
+    _console().print(Text(f"held-out prompts (seed split): {n_held}"))
+    final = align.evaluation_settings(
+        cfg, evaluate, [*([held] if held else []), *extra], trained, settings.method
+    )
+    prepared = prepare(final, cfg.seed)
+    summaries, summary = asyncio.run(_align_evaluate(cfg, final, prepared))
+    align.record_alignment(cfg.run_dir, settings.method, trained, align.train_dir(cfg, settings))
+    print_eval_summary(cfg, summaries, summary)
+    if report:
+        from sagert.report.build import build_report
+
+        _console().print(Text(f"report: {build_report(cfg.run_dir)}"))
+
+
+def _train_once(cfg: RunConfig, settings: Any) -> Any:
+    """Train unless the same training already finished (then reuse its model)."""
+    from sagert.training import align
+
+    out = align.train_dir(cfg, settings)
+    done = align.finished_training(out, settings)
+    if done is not None:
+        _console().print(Text(f"{settings.method}: already trained ({done.final_model})"))
+        return done
+    from sagert.training.trainer import train
+
+    result = train(cfg.run_dir / "export" / "train.jsonl", settings, out)
+    _console().print(Text(f"{settings.method}: {result.steps} steps, loss {result.train_loss:.4f}"))
+    trained = align.finished_training(out, settings)
+    assert trained is not None  # train() wrote its result file
+    return trained
+
+
+async def _align_evaluate(
+    cfg: RunConfig, settings: Any, prepared: Any
+) -> tuple[list[StageSummary], dict[str, Any]]:
+    from sagert.evaluation.runner import run_evaluation
+
+    async with open_run(cfg) as ctx:
+        return await run_evaluation(ctx, settings, stage_progress, prepared, replace_changed=True)
 
 
 def _export(run_dir: Path, formats: list[str], conversational: bool, push: str | None) -> None:

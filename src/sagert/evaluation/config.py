@@ -43,8 +43,16 @@ def load_evaluate_config(
     return cfg, validate(EvaluateSettings, section, file=str(path), prefix=SECTION)
 
 
+PLACEHOLDER = PromptSource(path=Path("-"))
+
+
 def _placeholder() -> EvaluateSettings:
-    return EvaluateSettings(prompts=[PromptSource(path=Path("-"))])
+    return EvaluateSettings(prompts=[PLACEHOLDER])
+
+
+def user_sources(settings: EvaluateSettings) -> list[PromptSource]:
+    """The prompt sources a config gave (none when the section was absent)."""
+    return [s for s in settings.prompts if s != PLACEHOLDER]
 
 
 def _missing(path: Path) -> ConfigError:

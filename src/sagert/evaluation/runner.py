@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from sagert.config import ROLES
@@ -27,6 +29,9 @@ from sagert.models.spec import ModelSpec
 from sagert.pipeline import ProgressFactory, StageSummary, run_stage
 from sagert.store.jsonl import read_records
 from sagert.store.records import Record
+from sagert.store.run import write_atomic
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -154,8 +159,14 @@ async def run_evaluation(
     settings: EvaluateSettings,
     progress: ProgressFactory,
     prepared: Prepared | None = None,
+    *,
+    replace_changed: bool = False,
 ) -> tuple[list[StageSummary], dict[str, Any]]:
-    """Both stages (resumable), then results.csv and summary.json; returns the summaries."""
+    """Both stages (resumable), then results.csv and summary.json; returns the summaries.
+
+    `replace_changed`: a target whose model changed (a model trained again) answers anew, its
+    old answers moved to evaluate.stale.jsonl, instead of the run refusing it.
+    """
     seed = ctx.config.seed
     specs = target_specs(ctx, settings)
     plan = prepared or prepare(settings, seed)
@@ -163,7 +174,7 @@ async def run_evaluation(
     # Our own pool: the roles plus the named targets, sharing the run's cache.
     ctx.models = ModelPool(specs, ctx.cache)
     targets = tuple(settings.targets)
-    _record_manifest(ctx, settings, specs)
+    _record_manifest(ctx, settings, specs, replace_changed)
 
     attack_stage = EvalAttack(settings)
     plans = (
@@ -212,7 +223,7 @@ async def run_evaluation(
 
 
 def _record_manifest(
-    ctx: RunContext, settings: EvaluateSettings, specs: dict[str, ModelSpec]
+    ctx: RunContext, settings: EvaluateSettings, specs: dict[str, ModelSpec], replace: bool
 ) -> None:
     """The evaluate section is not in config.yaml (yet): keep it, and each target's model.
 
@@ -224,7 +235,12 @@ def _record_manifest(
     fingerprints = {name: target_fingerprint(ctx, name) for name in settings.targets}
     if ctx.store.stage_path(EVALUATE_STAGE).is_file():
         for name, fp in fingerprints.items():
-            if previous.get(name, fp) != fp:
+            if previous.get(name, fp) == fp:
+                continue
+            if replace:
+                moved = set_aside_answers(ctx.store.stage_path(EVALUATE_STAGE), name)
+                log.info("target %s changed: %d old answers moved to %s", name, moved, STALE)
+            else:
                 raise UserError(
                     f"target {name!r} is another model (or settings) than when this run "
                     "answered with it",
@@ -240,6 +256,25 @@ def _record_manifest(
         "judge_model": specs["judge"].model,
     }
     ctx.store.write_manifest(manifest)
+
+
+STALE = f"{EVALUATE_STAGE}.stale.jsonl"
+
+
+def set_aside_answers(stage: Path, target: str) -> int:
+    """Move one target's answers out of the stage file (appended to the stale file)."""
+    kept: list[str] = []
+    stale: list[str] = []
+    for line in stage.read_text(encoding="utf-8").splitlines(keepends=True):
+        try:
+            is_target = json.loads(line).get("meta", {}).get("target") == target
+        except (ValueError, AttributeError):
+            is_target = False  # a torn tail: the stage file's reader cuts it
+        (stale if is_target else kept).append(line)
+    with (stage.parent / STALE).open("a", encoding="utf-8") as fh:
+        fh.writelines(stale)
+    write_atomic(stage, "".join(kept))
+    return len(stale)
 
 
 def target_fingerprint(ctx: RunContext, name: str) -> str:

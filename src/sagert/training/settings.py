@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sagert.models.types import GenerateConfig
+
 # The SAGE authors' SimPO recipe (TRL's CPO trainer, loss_type=simpo, cpo_alpha=0).
 SIMPO_DEFAULTS = {"beta": 5.0, "learning_rate": 1.8e-6}
 DPO_DEFAULTS = {"beta": 0.1, "learning_rate": 5e-7}
@@ -55,3 +57,20 @@ class TrainSettings(BaseModel):
     def resolved_learning_rate(self) -> float:
         defaults = SIMPO_DEFAULTS if self.method == "simpo" else DPO_DEFAULTS
         return self.learning_rate if self.learning_rate is not None else defaults["learning_rate"]
+
+
+class AlignSettings(BaseModel):
+    """`sagert align`: how the model before training and after it are evaluated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    heldout: bool = Field(
+        default=True, description="Evaluate on the generated prompts whose seed was held out."
+    )
+    heldout_limit: int | None = Field(default=None, ge=1, description="At most N of them.")
+    config: GenerateConfig = Field(
+        default_factory=lambda: GenerateConfig(temperature=0.0, max_tokens=128),
+        description="Generation settings of both models (greedy: repeatable, batch-independent).",
+    )
+    max_batch_size: int = Field(default=16, ge=1, le=1024, description="Prompts per batch.")
+    device: str = Field(default="auto", description="auto (a GPU when present), cpu, cuda...")

@@ -8,7 +8,6 @@ logged step goes to `train_log.jsonl` (the report's loss curve).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -17,8 +16,10 @@ from typing import Any
 
 from sagert.errors import UserError
 from sagert.models.embedded import embedded_gguf_path
+from sagert.store.run import write_atomic
 from sagert.training.gguf import gguf_to_folder
 from sagert.training.settings import TrainSettings
+from sagert.training.split import split_pairs
 
 
 @dataclass
@@ -29,29 +30,6 @@ class TrainResult:
     train_loss: float
     train_pairs: int
     heldout_pairs: int
-
-
-def split_pairs(export: Path, out_dir: Path, fraction: float) -> tuple[Path, Path, int, int]:
-    """train.jsonl / heldout.jsonl by a stable hash of the seed prompt."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    train_path, heldout_path = out_dir / "train_pairs.jsonl", out_dir / "heldout_pairs.jsonl"
-    n_train = n_held = 0
-    with (
-        export.open(encoding="utf-8") as src,
-        train_path.open("w", encoding="utf-8") as tr,
-        heldout_path.open("w", encoding="utf-8") as ho,
-    ):
-        for line in src:
-            row = json.loads(line)
-            key = row.get("seed_prompt") or row.get("prompt") or ""
-            bucket = int(hashlib.sha256(str(key).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-            if bucket < fraction:
-                ho.write(line)
-                n_held += 1
-            else:
-                tr.write(line)
-                n_train += 1
-    return train_path, heldout_path, n_train, n_held
 
 
 def resolve_base_model(name: str, cache_dir: Path) -> str:
@@ -151,7 +129,27 @@ def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResul
     loss = float(result.training_loss)
     if not math.isfinite(loss):
         raise UserError(f"training diverged (loss {loss})", fix="lower the learning rate")
-    return TrainResult(output_dir, final, int(result.global_step), loss, n_train, n_held)
+    done = TrainResult(output_dir, final, int(result.global_step), loss, n_train, n_held)
+    write_result(done, settings, base)
+    return done
+
+
+RESULT_FILE = "train_result.json"
+
+
+def write_result(result: TrainResult, settings: TrainSettings, base: str) -> None:
+    """What was trained, from what, how far: read by `sagert align` and the report."""
+    data = {
+        "method": settings.method,
+        "base_model": base,
+        "final_model": str(result.final_model),
+        "steps": result.steps,
+        "train_loss": result.train_loss,
+        "train_pairs": result.train_pairs,
+        "heldout_pairs": result.heldout_pairs,
+        "settings": settings.model_dump(mode="json"),
+    }
+    write_atomic(result.output_dir / RESULT_FILE, json.dumps(data, indent=2) + "\n")
 
 
 def _warmup(ratio: float) -> dict[str, float]:

@@ -29,6 +29,10 @@ from sagert.models.types import GenerateConfig, Message, ModelOutput, Usage
 from sagert.validation import validate
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".json")
+# transformers builds a model on the meta device by patching torch globally while it loads, so
+# two models loading at once in two threads break each other ("Cannot copy out of meta
+# tensor"): loads are serialised process-wide.
+_LOAD_LOCK = threading.Lock()
 
 
 class TransformersArgs(BaseModel):
@@ -138,10 +142,12 @@ class TransformersProvider:
         if dtype_name == "auto":
             dtype_name = "float32" if device == "cpu" else "bfloat16"
         try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(self.path)
-            model = transformers.AutoModelForCausalLM.from_pretrained(
-                self.path, dtype=getattr(torch, dtype_name)
-            )
+            with _LOAD_LOCK:
+                tokenizer = transformers.AutoTokenizer.from_pretrained(self.path)
+                model = transformers.AutoModelForCausalLM.from_pretrained(
+                    self.path, dtype=getattr(torch, dtype_name)
+                )
+                model.to(device).eval()
         except OSError as exc:
             raise ProviderError(
                 f"cannot load {self.path!r}: {str(exc).splitlines()[0]}", retryable=False
@@ -149,7 +155,6 @@ class TransformersProvider:
         tokenizer.padding_side = "left"
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        model.to(device).eval()
         return model, tokenizer, device
 
     def _start_worker(self) -> None:
