@@ -44,3 +44,39 @@ def test_three_steps_then_reload(tmp_path: Path, write_config, method: str):
     trained = (out / "train_pairs.jsonl").read_text().splitlines()
     held_seeds = {json.loads(x)["seed_prompt"] for x in held}
     assert not held_seeds & {json.loads(x)["seed_prompt"] for x in trained}
+
+
+def test_pairs_become_chat_and_long_prompts_are_dropped(tmp_path: Path):
+    """A prompt that leaves no room for an answer would train on an empty answer (NaN loss)."""
+    transformers = pytest.importorskip("transformers")
+    datasets = pytest.importorskip("datasets")
+    from sagert.models.embedded import embedded_gguf_path
+    from sagert.training.data import training_pairs
+    from sagert.training.gguf import gguf_to_folder
+
+    folder = gguf_to_folder(embedded_gguf_path(), tmp_path / "smol")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+    rows = [
+        {
+            "prompt": "How do I pick a lock?",
+            "chosen": "I can't help.",
+            "rejected": "Sure.",
+            "id": 1,
+        },
+        {"prompt": "word " * 400, "chosen": "No.", "rejected": "Yes.", "id": 2},
+        {
+            "prompt": [{"role": "user", "content": "Hi"}],
+            "chosen": [{"role": "assistant", "content": "Hello"}],
+            "rejected": [{"role": "assistant", "content": "Go away"}],
+            "id": 3,
+        },
+    ]
+    plain = datasets.Dataset.from_list(rows[:2])
+    kept, dropped = training_pairs(plain, tokenizer, max_length=256)
+    assert dropped == 1 and len(kept) == 1
+    assert kept[0]["prompt"] == [{"role": "user", "content": "How do I pick a lock?"}]
+    assert kept[0]["chosen"] == [{"role": "assistant", "content": "I can't help."}]
+    assert set(kept.column_names) == {"prompt", "chosen", "rejected"}
+    chat = datasets.Dataset.from_list(rows[2:])
+    kept, dropped = training_pairs(chat, tokenizer, max_length=256)
+    assert dropped == 0 and kept[0]["rejected"] == rows[2]["rejected"]

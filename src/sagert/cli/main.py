@@ -368,7 +368,8 @@ def train_cmd(
     _console().print(
         Text(
             f"{settings.method}: {result.steps} steps, loss {result.train_loss:.4f}, "
-            f"{result.train_pairs} training pairs, {result.heldout_pairs} held out; "
+            f"{result.train_pairs} training pairs, {result.heldout_pairs} held out, "
+            f"{result.dropped_too_long} dropped (prompt too long for max_length); "
             f"model: {result.final_model}"
         )
     )
@@ -441,7 +442,12 @@ def _train_once(cfg: RunConfig, settings: Any) -> Any:
     from sagert.training.trainer import train
 
     result = train(cfg.run_dir / "export" / "train.jsonl", settings, out)
-    _console().print(Text(f"{settings.method}: {result.steps} steps, loss {result.train_loss:.4f}"))
+    _console().print(
+        Text(
+            f"{settings.method}: {result.steps} steps, loss {result.train_loss:.4f}, "
+            f"{result.train_pairs} pairs ({result.dropped_too_long} too long, dropped)"
+        )
+    )
     trained = align.finished_training(out, settings)
     assert trained is not None  # train() wrote its result file
     return trained

@@ -17,6 +17,7 @@ from typing import Any
 from sagert.errors import UserError
 from sagert.models.embedded import embedded_gguf_path
 from sagert.store.run import write_atomic
+from sagert.training.data import training_pairs
 from sagert.training.gguf import gguf_to_folder
 from sagert.training.settings import TrainSettings
 from sagert.training.split import split_pairs
@@ -30,6 +31,7 @@ class TrainResult:
     train_loss: float
     train_pairs: int
     heldout_pairs: int
+    dropped_too_long: int = 0
 
 
 def resolve_base_model(name: str, cache_dir: Path) -> str:
@@ -76,6 +78,13 @@ def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResul
         ) from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    dataset, too_long = training_pairs(dataset, tokenizer, settings.max_length)
+    if len(dataset) == 0:
+        raise UserError(
+            f"all {too_long} training pairs have prompts too long for max_length",
+            field="train.max_length",
+            fix=f"raise it above {settings.max_length}",
+        )
     common: dict[str, Any] = {
         "output_dir": str(output_dir),
         "per_device_train_batch_size": settings.batch_size,
@@ -123,13 +132,20 @@ def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResul
         )
     resume = _last_checkpoint(output_dir)
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    if log.diverged:
+        raise UserError(
+            f"training diverged: {log.diverged}; no model saved",
+            file=output_dir / "train_log.jsonl",
+            fix="lower train.learning_rate, or remove the folder's checkpoints and train again",
+        )
     final = output_dir / "final"
     trainer.save_model(str(final))
     tokenizer.save_pretrained(str(final))
     loss = float(result.training_loss)
     if not math.isfinite(loss):
         raise UserError(f"training diverged (loss {loss})", fix="lower the learning rate")
-    done = TrainResult(output_dir, final, int(result.global_step), loss, n_train, n_held)
+    used = n_train - too_long
+    done = TrainResult(output_dir, final, int(result.global_step), loss, used, n_held, too_long)
     write_result(done, settings, base)
     return done
 
@@ -147,6 +163,7 @@ def write_result(result: TrainResult, settings: TrainSettings, base: str) -> Non
         "train_loss": result.train_loss,
         "train_pairs": result.train_pairs,
         "heldout_pairs": result.heldout_pairs,
+        "dropped_too_long": result.dropped_too_long,
         "settings": settings.model_dump(mode="json"),
     }
     write_atomic(result.output_dir / RESULT_FILE, json.dumps(data, indent=2) + "\n")
@@ -187,22 +204,30 @@ def _last_checkpoint(output_dir: Path) -> Path | None:
 
 
 class _LossLog:
-    """Appends every logged step (loss, learning rate...) as one JSON line."""
+    """Appends every logged step (loss, learning rate...) as one JSON line; stops training at
+    the first non-finite loss or gradient norm (NaN weights would be saved as a model)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.diverged: str | None = None
 
     def callback(self) -> Any:
         import transformers
 
-        path = self.path
+        log = self
 
         class Callback(transformers.TrainerCallback):  # type: ignore[misc]
             def on_log(
                 self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any
             ) -> None:
-                if logs:
-                    with path.open("a", encoding="utf-8") as fh:
-                        fh.write(json.dumps({"step": state.global_step, **logs}) + "\n")
+                if not logs:
+                    return
+                with log.path.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps({"step": state.global_step, **logs}) + "\n")
+                for key in ("loss", "grad_norm"):
+                    value = logs.get(key)
+                    if isinstance(value, float) and not math.isfinite(value):
+                        log.diverged = f"{key} {value} at step {state.global_step}"
+                        control.should_training_stop = True
 
         return Callback()
