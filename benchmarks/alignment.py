@@ -1,7 +1,7 @@
 """The before/after alignment experiment on CPU (docs/evaluation.md): prints numbers only.
 
     python benchmarks/alignment.py                       # SimPO, the SAGE authors' recipe
-    python benchmarks/alignment.py --method dpo --samples 24 --workdir /tmp/align-dpo
+    python benchmarks/alignment.py --method dpo --learning-rate 5e-6 --epochs 2   # same run: + dpo
 
 One `sagert align` run with the embedded SmolLM2-135M as every role: it generates SAGE data,
 trains on the pairs whose seed prompt is not held out, then the base and the trained model
@@ -53,7 +53,13 @@ def config(args: argparse.Namespace) -> dict[str, Any]:
             },
             "judge": {"judge": "refusal"},
         },
-        "train": {"method": args.method, "heldout_fraction": 0.2, "max_length": 256},
+        "train": {
+            "method": args.method,
+            "heldout_fraction": 0.2,
+            "max_length": 256,
+            "epochs": args.epochs,
+            "learning_rate": args.learning_rate,
+        },
         "align": {
             "config": {"temperature": 0.0, "max_tokens": args.max_tokens},
             "max_batch_size": 32,
@@ -82,6 +88,8 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=40, help="stages.sample.n_samples")
     p.add_argument("--advbench", type=int, default=100, help="AdvBench behaviours evaluated")
     p.add_argument("--max-tokens", type=int, default=64, help="answer length when evaluating")
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--learning-rate", type=float, default=None, help="default: the method's")
     p.add_argument("--seed", type=int, default=1234)
     args = p.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)

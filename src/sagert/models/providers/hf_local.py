@@ -11,6 +11,7 @@ keeps resumed runs stable either way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import queue
 import threading
@@ -33,6 +34,9 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".json")
 # two models loading at once in two threads break each other ("Cannot copy out of meta
 # tensor"): loads are serialised process-wide.
 _LOAD_LOCK = threading.Lock()
+# torch already uses every core for one generate(); two models generating at once on the CPU
+# (the base and the trained model of `sagert align`) only oversubscribe the cores.
+_CPU_LOCK = threading.Lock()
 
 
 class TransformersArgs(BaseModel):
@@ -49,18 +53,28 @@ class TransformersArgs(BaseModel):
         default="auto", description="auto: bfloat16 on a GPU, float32 on CPU."
     )
     max_batch_size: int = Field(default=16, ge=1, le=1024, description="Prompts per generate().")
+    max_batch_tokens: int = Field(
+        default=4096,
+        ge=1,
+        description="Padded prompt tokens per batch: prompts of like length go together.",
+    )
     batch_wait_ms: float = Field(
         default=20.0, ge=0, le=10_000, description="How long a batch waits for more prompts."
     )
     threads: int | None = Field(default=None, ge=1, description="torch CPU threads.")
 
 
-@dataclass
+@dataclass(eq=False)
 class _Request:
     text: str
     prefill: str
     config: GenerateConfig
     deliver: Callable[[ModelOutput | BaseException], None]
+    ids: list[int] | None = None  # set by the worker thread
+
+    @property
+    def length(self) -> int:
+        return len(self.ids or ())
 
     def batch_key(self) -> tuple[Any, ...]:
         c = self.config
@@ -175,8 +189,11 @@ class TransformersProvider:
                 waiting.append(first)
             if not self._gather(waiting):
                 return
-            key = waiting[0].batch_key()
-            batch = [r for r in waiting if r.batch_key() == key][: self.args.max_batch_size]
+            tokenizer = self._load_once()[1]
+            for r in waiting:
+                if r.ids is None:
+                    r.ids = list(tokenizer(r.text, add_special_tokens=False)["input_ids"])
+            batch = select_batch(waiting, self.args.max_batch_size, self.args.max_batch_tokens)
             waiting = [r for r in waiting if r not in batch]
             self._run_batch(batch)
 
@@ -197,7 +214,9 @@ class TransformersProvider:
 
     def _run_batch(self, batch: list[_Request]) -> None:
         try:
-            outputs = generate_batch(self._load_once(), batch, self.name)
+            loaded = self._load_once()
+            with _CPU_LOCK if loaded[2] == "cpu" else contextlib.nullcontext():
+                outputs = generate_batch(loaded, batch, self.name)
         except Exception as exc:  # one failed batch must not stop the worker
             error = ProviderError(f"transformers: {exc}", retryable=False, raw=repr(exc))
             for r in batch:
@@ -215,6 +234,29 @@ class TransformersProvider:
         self._loaded = None
 
 
+def select_batch(waiting: list[_Request], size: int, max_tokens: int) -> list[_Request]:
+    """The oldest request and those nearest its length with its settings, within both limits.
+
+    Prompts are left-padded to the longest in the batch and prefill costs the padded length
+    (CPU time grows with it): mixing a 15-token prompt with a 400-token one wastes most of it.
+    """
+    anchor = waiting[0]
+    key = anchor.batch_key()
+    nearest = sorted(
+        (r for r in waiting[1:] if r.batch_key() == key),
+        key=lambda r: abs(r.length - anchor.length),
+    )
+    batch, longest = [anchor], anchor.length
+    for r in nearest:
+        if len(batch) >= size:
+            break
+        if max(longest, r.length) * (len(batch) + 1) > max_tokens:
+            continue
+        batch.append(r)
+        longest = max(longest, r.length)
+    return batch
+
+
 def prefill_of(messages: list[Message], config: GenerateConfig) -> str:
     """What the answer starts with: a trailing assistant message and/or the config's prefill."""
     head = messages[-1].content if messages and messages[-1].role == "assistant" else ""
@@ -229,9 +271,7 @@ def generate_batch(
 
     model, tokenizer, device = loaded
     config = batch[0].config
-    enc = tokenizer(
-        [r.text for r in batch], return_tensors="pt", padding=True, add_special_tokens=False
-    )
+    enc = tokenizer.pad({"input_ids": [r.ids for r in batch]}, padding=True, return_tensors="pt")
     enc = {k: v.to(device) for k, v in enc.items()}
     max_new = config.max_tokens or 256
     sampling = bool(config.temperature)
