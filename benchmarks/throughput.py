@@ -33,6 +33,7 @@ from typing import Any
 
 import aiohttp
 
+from sagert.gc_tuning import THRESHOLDS, tune_gc
 from sagert.models.model import Model
 from sagert.models.providers.openai import OpenAIProvider
 from sagert.models.types import Message
@@ -256,7 +257,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--server-no-uvloop", action="store_true", help="keep the server on asyncio's loop"
     )
+    parser.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="keep CPython's GC thresholds (the sagert CLI raises them: sagert.gc_tuning)",
+    )
     args = parser.parse_args(argv)
+    if not args.default_gc:
+        tune_gc()
 
     if args.n is None and args.c is None and args.latency is None:
         configs = DEFAULT_CONFIGS
@@ -280,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"# {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"aiohttp {aiohttp.__version__}, client loop: {'uvloop' if args.uvloop else 'asyncio'}, "
-        f"server loop: {server_loop}",
+        f"server loop: {server_loop}, client GC thresholds: "
+        f"{'default' if args.default_gc else THRESHOLDS}",
         flush=True,
     )
     for n, c, latency in configs:

@@ -29,6 +29,7 @@ from sagert.evaluation.cli import evaluate as evaluate_cmd
 from sagert.evaluation.cli import print_summary as print_eval_summary
 from sagert.evaluation.cli import with_limit
 from sagert.evaluation.settings import PromptSource
+from sagert.gc_tuning import tune_gc
 from sagert.generation.pipeline import GENERATION_STAGES, run_generation
 from sagert.models.model import ModelCallError
 from sagert.models.provider import providers
@@ -524,6 +525,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: one line and exit 2 for a user error, a traceback only with --debug."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    tune_gc()
     try:
         app(args=args, prog_name="sagert", standalone_mode=True)
     except UserError as exc:
