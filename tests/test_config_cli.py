@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,14 @@ def test_templates_override(tmp_path: Path, write_config):
 
 def test_default_config_is_valid():
     assert RunConfig().models.for_role("judge").model == "llamacpp/smollm2"
+
+
+def test_the_cli_raises_the_gc_thresholds():
+    """docs/performance.md: the youngest generation collected every 50,000 allocations."""
+    code = (
+        "import gc\nfrom sagert.cli.main import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+        "print(gc.get_threshold())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().splitlines()[-1] == "(50000, 20, 20)"
