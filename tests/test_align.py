@@ -83,6 +83,11 @@ def test_nothing_to_evaluate_is_one_line(tmp_path: Path, write_config):
     proc = run("align", str(config), cwd=tmp_path)
     assert proc.returncode == 2
     assert "evaluate.prompts: nothing to evaluate the models on" in proc.stderr
+    nothing_held = align_config(write_config, train={"heldout_fraction": 0.0})
+    proc = run("align", str(nothing_held), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "train.heldout_fraction: nothing is held out of training" in proc.stderr
+    assert not (tmp_path / "runs" / "x" / "stages").exists()  # both before any work
 
 
 XSTEST_LIKE = """id,prompt,type,label,focus,note

@@ -410,8 +410,7 @@ def align_cmd(
         evaluate = with_limit(evaluate, limit)
     if extra:  # a bad prompt file fails now, not after an hour of training
         prepare(evaluate.model_copy(update={"prompts": extra}), cfg.seed)
-    elif not cfg.align.heldout:
-        align.evaluation_settings(cfg, evaluate, [], None, settings.method)  # raises: no prompts
+    align.check_plan(cfg, settings.heldout_fraction, len(extra))
     if generate:
         _print_summary(cfg, asyncio.run(_generate(cfg, None)))
     _export(cfg.run_dir, ["trl"], False, None)

@@ -65,16 +65,30 @@ def finished_training(out: Path, settings: TrainSettings) -> Trained | None:
     )
 
 
-def heldout_source(cfg: RunConfig, fraction: float) -> tuple[PromptSource | None, int]:
-    """The generated prompts held out of training, as a prompt source (None if there are none)."""
-    if not cfg.align.heldout:
-        return None, 0
-    if fraction <= 0:
+def check_plan(cfg: RunConfig, fraction: float, extra_sources: int) -> None:
+    """What would leave nothing to evaluate fails before generation and training."""
+    if cfg.align.heldout and fraction <= 0:
         raise UserError(
             "nothing is held out of training",
             field="train.heldout_fraction",
             fix="set it above 0 (e.g. 0.2), or align.heldout: false with evaluate.prompts",
         )
+    if not cfg.align.heldout and not extra_sources:
+        raise _nothing_to_evaluate()
+
+
+def _nothing_to_evaluate() -> UserError:
+    return UserError(
+        "nothing to evaluate the models on",
+        field="evaluate.prompts",
+        fix="add prompt files (e.g. --prompts xstest_prompts.csv) or keep align.heldout: true",
+    )
+
+
+def heldout_source(cfg: RunConfig, fraction: float) -> tuple[PromptSource | None, int]:
+    """The generated prompts held out of training, as a prompt source (None if there are none)."""
+    if not cfg.align.heldout or fraction <= 0:
+        return None, 0
     out = cfg.run_dir / "align" / "heldout_prompts.jsonl"
     n = write_heldout_prompts(run_prompt_file(cfg.run_dir), out, fraction)
     if n == 0:
@@ -97,17 +111,12 @@ def evaluation_settings(
     cfg: RunConfig,
     evaluate: EvaluateSettings,
     sources: list[PromptSource],
-    trained: Trained | None,
+    trained: Trained,
     method: str,
 ) -> EvaluateSettings:
     """The user's evaluate settings with the base and the trained model as the targets."""
-    if not sources:
-        raise UserError(
-            "nothing to evaluate the models on",
-            field="evaluate.prompts",
-            fix="add prompt files (e.g. --prompts xstest_prompts.csv) or keep align.heldout: true",
-        )
-    assert trained is not None
+    if not sources:  # no held-out prompt survived generation, and no prompt file was given
+        raise _nothing_to_evaluate()
     targets: dict[str, ModelSpec | None] = {
         BASE_TARGET: target_spec(cfg, trained.base_model),
         method: target_spec(cfg, trained.final_model),
