@@ -7,14 +7,13 @@ the answers came in). Rates and Wilson intervals are the summary's, never recomp
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sagert.evaluation.metrics import MISSING
+from sagert.training.align import read_align
 
-ALIGN_FILE = "align.json"
 ALL_LABEL = "(all)"
 
 
@@ -86,12 +85,7 @@ def _separated(a: Rate, b: Rate) -> bool:
 
 def _align(run_dir: Path) -> list[str]:
     """[before, after] from align.json; nothing when it is missing or not that shape."""
-    try:
-        data = json.loads((run_dir / ALIGN_FILE).read_text(encoding="utf-8", errors="replace"))
-    except (OSError, ValueError):
-        return []
-    if not isinstance(data, dict):
-        return []
+    data = read_align(run_dir)
     return [str(data[k]) for k in ("before", "after") if isinstance(data.get(k), str)]
 
 

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from sagert.report.charts import LineChart, line_chart
+from sagert.training.align import read_align
+from sagert.training.trainer import LOG_FILE, RESULT_FILE
 
 TRAIN_DIR = "train"
-ALIGN_FILE = "align.json"
-LOG_NAME = "train_log.jsonl"
-RESULT_NAME = "train_result.json"
 MAX_RUNS = 20
 MAX_VALUE_CHARS = 300
 RESULT_KEYS = (
@@ -173,18 +172,14 @@ def _folders(run_dir: Path) -> list[Path]:
     seen: set[Path] = set()
     for folder in found:
         key = folder.resolve()
-        if key not in seen and ((folder / LOG_NAME).is_file() or (folder / RESULT_NAME).is_file()):
+        if key not in seen and ((folder / LOG_FILE).is_file() or (folder / RESULT_FILE).is_file()):
             seen.add(key)
             unique.append(folder)
     return unique[:MAX_RUNS]
 
 
 def _align_train_dirs(run_dir: Path) -> list[str]:
-    try:
-        data = json.loads((run_dir / ALIGN_FILE).read_text(encoding="utf-8", errors="replace"))
-    except (OSError, ValueError):
-        return []
-    dirs = data.get("train_dirs") if isinstance(data, dict) else None
+    dirs = read_align(run_dir).get("train_dirs")
     return [d for d in dirs if isinstance(d, str) and d] if isinstance(dirs, list) else []
 
 
@@ -199,9 +194,9 @@ def training_view(run_dir: Path) -> list[dict[str, Any]]:
     """One entry per training folder with a log or a result; empty when the run has none."""
     runs: list[dict[str, Any]] = []
     for folder in _folders(run_dir):
-        log_path = folder / LOG_NAME
+        log_path = folder / LOG_FILE
         log = read_train_log(log_path) if log_path.is_file() else None
-        result = read_train_result(folder / RESULT_NAME)
+        result = read_train_result(folder / RESULT_FILE)
         chart: LineChart | None = None
         if log is not None and log.losses:
             chart = line_chart(f"{folder.name}: training loss by step", log.curve)

@@ -126,7 +126,7 @@ def evaluation_settings(
 
 def record_alignment(run_dir: Path, method: str, trained: Trained, train_out: Path) -> None:
     """align.json: which targets to compare (base first) and where training lives."""
-    align = _read_align(run_dir)
+    align = read_align(run_dir)
     align.update(
         {
             "before": BASE_TARGET,
@@ -138,9 +138,10 @@ def record_alignment(run_dir: Path, method: str, trained: Trained, train_out: Pa
     write_atomic(run_dir / ALIGN_FILE, json.dumps(align, indent=2, ensure_ascii=False) + "\n")
 
 
-def _read_align(run_dir: Path) -> dict[str, Any]:
+def read_align(run_dir: Path) -> dict[str, Any]:
+    """align.json as a mapping; empty when it is missing, unreadable or not an object."""
     try:
-        data = json.loads((run_dir / ALIGN_FILE).read_text(encoding="utf-8"))
+        data = json.loads((run_dir / ALIGN_FILE).read_text(encoding="utf-8", errors="replace"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -22,6 +22,9 @@ from sagert.training.gguf import gguf_to_folder
 from sagert.training.settings import TrainSettings
 from sagert.training.split import split_pairs
 
+LOG_FILE = "train_log.jsonl"
+RESULT_FILE = "train_result.json"
+
 
 @dataclass
 class TrainResult:
@@ -104,7 +107,7 @@ def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResul
         "use_cpu": not torch.cuda.is_available(),
     }
     peft_config = _lora(settings)
-    log = _LossLog(output_dir / "train_log.jsonl")
+    log = _LossLog(output_dir / LOG_FILE)
     if settings.method == "dpo":
         from trl import DPOConfig, DPOTrainer
 
@@ -135,7 +138,7 @@ def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResul
     if log.diverged:
         raise UserError(
             f"training diverged: {log.diverged}; no model saved",
-            file=output_dir / "train_log.jsonl",
+            file=output_dir / LOG_FILE,
             fix="lower train.learning_rate, or remove the folder's checkpoints and train again",
         )
     final = output_dir / "final"
@@ -148,9 +151,6 @@ def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResul
     done = TrainResult(output_dir, final, int(result.global_step), loss, used, n_held, too_long)
     write_result(done, settings, base)
     return done
-
-
-RESULT_FILE = "train_result.json"
 
 
 def write_result(result: TrainResult, settings: TrainSettings, base: str) -> None:
