@@ -350,7 +350,7 @@ def train_cmd(
     output: Path | None = typer.Option(None, help="Default: runs/<name>/train/<method>."),
 ) -> None:
     """Align a model on the run's validated pairs (DPO, or SimPO via TRL's CPO trainer)."""
-    from sagert.training.trainer import train
+    from sagert.training.trainer import train, train_dir
 
     cfg = load_config(config)
     updates = {
@@ -364,8 +364,7 @@ def train_cmd(
     export = cfg.run_dir / "export" / "train.jsonl"
     if not export.is_file():
         _export(cfg.run_dir, ["trl"], False, None)
-    out = output or Path(settings.output_dir or cfg.run_dir / "train" / settings.method)
-    result = train(export, settings, out)
+    result = train(export, settings, output or train_dir(cfg.run_dir, settings))
     _console().print(
         Text(
             f"{settings.method}: {result.steps} steps, loss {result.train_loss:.4f}, "
@@ -422,7 +421,7 @@ def align_cmd(
     )
     prepared = prepare(final, cfg.seed)
     summaries, summary = asyncio.run(_align_evaluate(cfg, final, prepared))
-    align.record_alignment(cfg.run_dir, settings.method, trained, align.train_dir(cfg, settings))
+    align.record_alignment(cfg.run_dir, settings.method, trained)
     print_eval_summary(cfg, summaries, summary)
     if report:
         from sagert.report.build import build_report
@@ -432,15 +431,13 @@ def align_cmd(
 
 def _train_once(cfg: RunConfig, settings: Any) -> Any:
     """Train unless the same training already finished (then reuse its model)."""
-    from sagert.training import align
+    from sagert.training.trainer import finished_training, train, train_dir
 
-    out = align.train_dir(cfg, settings)
-    done = align.finished_training(out, settings)
+    out = train_dir(cfg.run_dir, settings)
+    done = finished_training(out, settings)
     if done is not None:
         _console().print(Text(f"{settings.method}: already trained ({done.final_model})"))
         return done
-    from sagert.training.trainer import train
-
     result = train(cfg.run_dir / "export" / "train.jsonl", settings, out)
     _console().print(
         Text(
@@ -448,9 +445,7 @@ def _train_once(cfg: RunConfig, settings: Any) -> Any:
             f"{result.train_pairs} pairs ({result.dropped_too_long} too long, dropped)"
         )
     )
-    trained = align.finished_training(out, settings)
-    assert trained is not None  # train() wrote its result file
-    return trained
+    return result
 
 
 async def _align_evaluate(

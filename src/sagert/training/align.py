@@ -10,7 +10,6 @@ The evaluation lives in the run folder itself: targets are named `base` and the 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,49 +19,12 @@ from sagert.evaluation.loaders import run_prompt_file
 from sagert.evaluation.settings import EvaluateSettings, PromptSource
 from sagert.models.spec import ModelSpec
 from sagert.store.run import write_atomic
-from sagert.training.settings import TrainSettings
 from sagert.training.split import write_heldout_prompts
-from sagert.training.trainer import RESULT_FILE
+from sagert.training.trainer import TrainResult
 
 ALIGN_FILE = "align.json"
 BASE_TARGET = "base"
 HELDOUT_SOURCE = "heldout"
-
-
-@dataclass(frozen=True)
-class Trained:
-    """A finished training: where the model is, what it was trained from."""
-
-    base_model: str
-    final_model: Path
-    steps: int
-    train_loss: float
-    train_pairs: int
-    heldout_pairs: int
-
-
-def train_dir(cfg: RunConfig, settings: TrainSettings) -> Path:
-    return Path(settings.output_dir or cfg.run_dir / "train" / settings.method)
-
-
-def finished_training(out: Path, settings: TrainSettings) -> Trained | None:
-    """The training already done with these settings, so a re-run does not train again."""
-    try:
-        data = json.loads((out / RESULT_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    final = Path(data.get("final_model", ""))
-    has_model = (final / "config.json").is_file() or (final / "adapter_config.json").is_file()
-    if data.get("settings") != settings.model_dump(mode="json") or not has_model:
-        return None
-    return Trained(
-        str(data["base_model"]),
-        final,
-        int(data["steps"]),
-        float(data["train_loss"]),
-        int(data["train_pairs"]),
-        int(data["heldout_pairs"]),
-    )
 
 
 def check_plan(cfg: RunConfig, fraction: float, extra_sources: int) -> None:
@@ -111,7 +73,7 @@ def evaluation_settings(
     cfg: RunConfig,
     evaluate: EvaluateSettings,
     sources: list[PromptSource],
-    trained: Trained,
+    trained: TrainResult,
     method: str,
 ) -> EvaluateSettings:
     """The user's evaluate settings with the base and the trained model as the targets."""
@@ -124,7 +86,7 @@ def evaluation_settings(
     return evaluate.model_copy(update={"prompts": sources, "targets": targets})
 
 
-def record_alignment(run_dir: Path, method: str, trained: Trained, train_out: Path) -> None:
+def record_alignment(run_dir: Path, method: str, trained: TrainResult) -> None:
     """align.json: which targets to compare (base first) and where training lives."""
     align = read_align(run_dir)
     align.update(
@@ -132,7 +94,7 @@ def record_alignment(run_dir: Path, method: str, trained: Trained, train_out: Pa
             "before": BASE_TARGET,
             "after": method,
             "base_model": trained.base_model,
-            "train_dirs": sorted({*align.get("train_dirs", []), str(train_out)}),
+            "train_dirs": sorted({*align.get("train_dirs", []), str(trained.output_dir)}),
         }
     )
     write_atomic(run_dir / ALIGN_FILE, json.dumps(align, indent=2, ensure_ascii=False) + "\n")

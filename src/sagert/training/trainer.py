@@ -26,10 +26,13 @@ LOG_FILE = "train_log.jsonl"
 RESULT_FILE = "train_result.json"
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainResult:
+    """A finished training: where the model is, what it was trained from, how far."""
+
     output_dir: Path
     final_model: Path
+    base_model: str
     steps: int
     train_loss: float
     train_pairs: int
@@ -148,16 +151,22 @@ def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResul
     if not math.isfinite(loss):
         raise UserError(f"training diverged (loss {loss})", fix="lower the learning rate")
     used = n_train - too_long
-    done = TrainResult(output_dir, final, int(result.global_step), loss, used, n_held, too_long)
-    write_result(done, settings, base)
+    steps = int(result.global_step)
+    done = TrainResult(output_dir, final, base, steps, loss, used, n_held, too_long)
+    write_result(done, settings)
     return done
 
 
-def write_result(result: TrainResult, settings: TrainSettings, base: str) -> None:
+def train_dir(run_dir: Path, settings: TrainSettings) -> Path:
+    """Where a training writes: train.output_dir, else runs/<name>/train/<method>."""
+    return Path(settings.output_dir or run_dir / "train" / settings.method)
+
+
+def write_result(result: TrainResult, settings: TrainSettings) -> None:
     """What was trained, from what, how far: read by `sagert align` and the report."""
     data = {
         "method": settings.method,
-        "base_model": base,
+        "base_model": result.base_model,
         "final_model": str(result.final_model),
         "steps": result.steps,
         "train_loss": result.train_loss,
@@ -167,6 +176,28 @@ def write_result(result: TrainResult, settings: TrainSettings, base: str) -> Non
         "settings": settings.model_dump(mode="json"),
     }
     write_atomic(result.output_dir / RESULT_FILE, json.dumps(data, indent=2) + "\n")
+
+
+def finished_training(out: Path, settings: TrainSettings) -> TrainResult | None:
+    """The training already done in `out` with these settings, so it need not run again."""
+    try:
+        data = json.loads((out / RESULT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    final = Path(data.get("final_model", ""))
+    has_model = (final / "config.json").is_file() or (final / "adapter_config.json").is_file()
+    if data.get("settings") != settings.model_dump(mode="json") or not has_model:
+        return None
+    return TrainResult(
+        out,
+        final,
+        str(data["base_model"]),
+        int(data["steps"]),
+        float(data["train_loss"]),
+        int(data["train_pairs"]),
+        int(data["heldout_pairs"]),
+        int(data.get("dropped_too_long", 0)),
+    )
 
 
 def _warmup(ratio: float) -> dict[str, float]:
