@@ -101,15 +101,16 @@ class TransformersProvider:
         return self._identity
 
     async def generate(self, messages: list[Message], config: GenerateConfig) -> ModelOutput:
+        prefill = prefill_of(messages, config)
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        if chat and chat[-1]["role"] == "assistant":
+            chat.pop()  # continued through the prefill
+
         def render(tokenizer: Any) -> str:
-            chat = [{"role": m.role, "content": m.content} for m in messages]
-            prefill = config.prefill or ""
-            if chat and chat[-1]["role"] == "assistant":
-                prefill = chat.pop()["content"] + prefill
             text = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
             return str(text) + prefill
 
-        return await self._submit(render, config, prefill_of(messages, config))
+        return await self._submit(render, config, prefill)
 
     async def complete(self, prompt: str, config: GenerateConfig) -> ModelOutput:
         return await self._submit(lambda _tok: prompt, config, "")
@@ -117,7 +118,6 @@ class TransformersProvider:
     async def _submit(
         self, render: Callable[[Any], str], config: GenerateConfig, prefill: str
     ) -> ModelOutput:
-        _require_packages()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[ModelOutput] = loop.create_future()
 
@@ -132,8 +132,11 @@ class TransformersProvider:
 
             loop.call_soon_threadsafe(settle)
 
-        _model, tokenizer, _device = await loop.run_in_executor(None, self._load_once)
-        self._start_worker()
+        loaded = self._loaded
+        if loaded is None:  # first call (or after aclose): load in a thread, start the worker
+            loaded = await loop.run_in_executor(None, self._load_once)
+            self._start_worker()
+        tokenizer = loaded[1]
         self._queue.put(_Request(render(tokenizer), prefill, config, deliver))
         return await future
 
@@ -144,6 +147,7 @@ class TransformersProvider:
             return self._loaded
 
     def _load(self) -> tuple[Any, Any, str]:
+        _require_packages()
         import torch
         import transformers
 
