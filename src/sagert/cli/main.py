@@ -8,7 +8,7 @@ import sys
 import time
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +19,7 @@ from rich.text import Text
 from sagert import __version__
 from sagert.cli.progress import stage_progress
 from sagert.cli.run import open_run
+from sagert.cli.tables import stages_table
 from sagert.cli.taxonomy import taxonomy_app
 from sagert.config import ROLES, RunConfig, load_config
 from sagert.context import ModelPool
@@ -40,7 +41,11 @@ from sagert.report.cli import report as report_cmd
 from sagert.sources import read_prompts
 from sagert.templates import Templates
 from sagert.terminal import plain
+from sagert.training.settings import TrainSettings
 from sagert.validation import validate
+
+if TYPE_CHECKING:
+    from sagert.training.trainer import TrainResult
 
 EXIT_USAGE = 2
 LIST_KINDS = (
@@ -353,14 +358,7 @@ def train_cmd(
     from sagert.training.trainer import train, train_dir
 
     cfg = load_config(config)
-    updates = {
-        k: v
-        for k, v in {"method": method, "base_model": base_model, "max_steps": max_steps}.items()
-        if v is not None
-    }
-    settings = validate(
-        type(cfg.train), {**cfg.train.model_dump(), **updates}, file=str(config), prefix="train"
-    )
+    settings = _train_settings(cfg, config, method, base_model, max_steps)
     export = cfg.run_dir / "export" / "train.jsonl"
     if not export.is_file():
         _export(cfg.run_dir, ["trl"], False, None)
@@ -396,14 +394,7 @@ def align_cmd(
     from sagert.training import align
 
     cfg, evaluate = load_evaluate_config(config, require_section=False)
-    updates = {
-        k: v
-        for k, v in {"method": method, "base_model": base_model, "max_steps": max_steps}.items()
-        if v is not None
-    }
-    settings = validate(
-        type(cfg.train), {**cfg.train.model_dump(), **updates}, file=str(config), prefix="train"
-    )
+    settings = _train_settings(cfg, config, method, base_model, max_steps)
     extra = [*user_sources(evaluate), *(PromptSource(path=p, loader=loader) for p in prompts)]
     if limit is not None:
         evaluate = with_limit(evaluate, limit)
@@ -429,7 +420,18 @@ def align_cmd(
         _console().print(Text(f"report: {build_report(cfg.run_dir)}"))
 
 
-def _train_once(cfg: RunConfig, settings: Any) -> Any:
+def _train_settings(
+    cfg: RunConfig, config: Path, method: str | None, base: str | None, max_steps: int | None
+) -> TrainSettings:
+    """The config's train section with the command line's overrides, validated."""
+    overrides = {"method": method, "base_model": base, "max_steps": max_steps}
+    updates = {k: v for k, v in overrides.items() if v is not None}
+    return validate(
+        type(cfg.train), {**cfg.train.model_dump(), **updates}, file=str(config), prefix="train"
+    )
+
+
+def _train_once(cfg: RunConfig, settings: TrainSettings) -> TrainResult:
     """Train unless the same training already finished (then reuse its model)."""
     from sagert.training.trainer import finished_training, train, train_dir
 
@@ -471,17 +473,7 @@ async def _generate(cfg: RunConfig, until: str | None) -> list[StageSummary]:
 
 def _print_summary(cfg: RunConfig, summaries: list[StageSummary]) -> None:
     console = _console()
-    table = Table("stage", "inputs", "already done", "written", "failed", "seconds", title="stages")
-    for s in summaries:
-        table.add_row(
-            s.name,
-            str(s.inputs),
-            str(s.skipped_done),
-            str(s.written),
-            str(s.failed),
-            f"{s.seconds:.1f}",
-        )
-    console.print(table)
+    console.print(stages_table(summaries))
     reasons = [(s.name, r, n) for s in summaries for r, n in s.failure_reasons.items()]
     if reasons:
         why = Table("stage", "reason", "records", title="failed or dropped this run")

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from sagert.cli.progress import stage_progress
 from sagert.cli.run import open_run
+from sagert.cli.tables import stages_table
 from sagert.config import RunConfig
 from sagert.errors import UserError
 from sagert.evaluation.config import load_evaluate_config
@@ -86,19 +87,7 @@ def _rate(row: dict[str, Any], name: str) -> str:
 
 def print_summary(cfg: RunConfig, summaries: list[StageSummary], summary: dict[str, Any]) -> None:
     console = _console()
-    stages = Table(
-        "stage", "inputs", "already done", "written", "failed", "seconds", title="stages"
-    )
-    for s in summaries:
-        stages.add_row(
-            s.name,
-            str(s.inputs),
-            str(s.skipped_done),
-            str(s.written),
-            str(s.failed),
-            f"{s.seconds:.1f}",
-        )
-    console.print(stages)
+    console.print(stages_table(summaries))
     rates = Table(
         "target",
         "model",
