@@ -24,7 +24,7 @@ from sagert import __version__
 from sagert.errors import UserError
 from sagert.evaluation.metrics import MISSING
 from sagert.report.charts import BarChart, BarItem, Heatmap, bar_chart, heatmap
-from sagert.report.comparison import comparison_view
+from sagert.report.comparison import comparison_view, pct
 from sagert.report.data import (
     Coverage,
     coverage,
@@ -89,15 +89,6 @@ def content_security_policy(script: str, style: str) -> str:
 def shown(value: Any) -> str:
     """A grouping value as a label: the CSV's "-" for none reads better spelt out."""
     return "(none)" if value in (None, "", MISSING) else str(value)
-
-
-def pct(value: float | None, low: float | None = None, high: float | None = None) -> str:
-    if value is None:
-        return "-"
-    text = f"{100 * value:.1f}%"
-    if low is not None and high is not None:
-        text += f" [{100 * low:.1f}-{100 * high:.1f}]"
-    return text
 
 
 def build_report(run_dir: Path, output: Path | None = None, *, max_rows: int = MAX_ROWS) -> Path:

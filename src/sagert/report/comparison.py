@@ -54,7 +54,8 @@ def _label(value: str | None) -> str:
     return ALL_LABEL if value is None else "(none)" if value in ("", MISSING) else value
 
 
-def _pct(value: float | None, low: float | None, high: float | None) -> str:
+def pct(value: float | None, low: float | None = None, high: float | None = None) -> str:
+    """A rate as text, with its interval when given; "-" for no rate."""
     if value is None:
         return "-"
     text = f"{100 * value:.1f}%"
@@ -67,7 +68,7 @@ def _rate(row: dict[str, Any] | None, name: str, hits: str, judged: str) -> Rate
     if row is None:
         return Rate("-", "0/0", None, None, None)
     value, low, high = row[name], row[f"{name}_low"], row[f"{name}_high"]
-    return Rate(_pct(value, low, high), f"{row[hits]}/{row[judged]}", value, low, high)
+    return Rate(pct(value, low, high), f"{row[hits]}/{row[judged]}", value, low, high)
 
 
 def _delta(first: Rate, later: Rate) -> Delta:
