@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAST_RETRY, sagert_cmd
+from conftest import sagert_cmd
 from sagert.config import load_config
 from sagert.store.jsonl import read_records
 from sagert.training.align import heldout_source
 from sagert.training.split import is_heldout, split_pairs
+from test_export import mock_run_config
 
 TESTS = Path(__file__).parent
 
@@ -21,23 +22,7 @@ TESTS = Path(__file__).parent
 def align_config(write_config, **extra: object) -> Path:
     return write_config(
         {
-            "name": "x",
-            "taxonomy": "harmbench",
-            "models": {
-                "generator": {
-                    "model": "mock/gen",
-                    "retry": FAST_RETRY,
-                    "args": {"responder": "mock_responders:pipeline"},
-                }
-            },
-            "stages": {
-                "expand": {"depth": 0},
-                "sample": {"n_samples": 12},
-                "extract": {"queries_per_text": 1},
-                "evolve": {"rounds": 0},
-                "dedup": {"exact": False, "minhash": False},
-                "attack": {"per_prompt": 1, "styles": ["base64", "leetspeak"]},
-            },
+            **mock_run_config("pipeline", n_samples=12),
             "train": {"heldout_fraction": 0.4, "batch_size": 2, "max_length": 128},
             "align": {"config": {"temperature": 0.0, "max_tokens": 8}, "max_batch_size": 8},
             **extra,

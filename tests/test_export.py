@@ -16,29 +16,31 @@ from sagert.store.records import Record
 TESTS = Path(__file__).resolve().parent
 
 
+def mock_run_config(responder: str, n_samples: int = 10) -> dict:
+    """A small generation run on the mock generator (scripted by a mock_responders function)."""
+    return {
+        "name": "x",
+        "taxonomy": "harmbench",
+        "models": {
+            "generator": {
+                "model": "mock/gen",
+                "retry": FAST_RETRY,
+                "args": {"responder": f"mock_responders:{responder}"},
+            }
+        },
+        "stages": {
+            "expand": {"depth": 0},
+            "sample": {"n_samples": n_samples},
+            "extract": {"queries_per_text": 1},
+            "evolve": {"rounds": 0},
+            "dedup": {"exact": False, "minhash": False},
+            "attack": {"per_prompt": 1, "styles": ["base64", "leetspeak"]},
+        },
+    }
+
+
 def build_run(tmp_path: Path, write_config, responder: str, **export) -> Path:
-    config = write_config(
-        {
-            "name": "x",
-            "taxonomy": "harmbench",
-            "models": {
-                "generator": {
-                    "model": "mock/gen",
-                    "retry": FAST_RETRY,
-                    "args": {"responder": f"mock_responders:{responder}"},
-                }
-            },
-            "stages": {
-                "expand": {"depth": 0},
-                "sample": {"n_samples": 10},
-                "extract": {"queries_per_text": 1},
-                "evolve": {"rounds": 0},
-                "dedup": {"exact": False, "minhash": False},
-                "attack": {"per_prompt": 1, "styles": ["base64", "leetspeak"]},
-            },
-            "export": export or {"formats": ["trl"]},
-        }
-    )
+    config = write_config({**mock_run_config(responder), "export": export or {"formats": ["trl"]}})
     env = {**os.environ, "PYTHONPATH": str(TESTS)}
     proc = subprocess.run(
         [*sagert_cmd(), "generate", str(config)],
