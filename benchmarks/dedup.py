@@ -33,9 +33,10 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sagert.core.ids import stable_id
 from sagert.diversity.dedup import dedup_records
-from sagert.diversity.settings import DedupSettings
-from sagert.store.records import Record, stable_id
+from sagert.settings.dedup import DedupSettings
+from sagert.store.records import Record
 
 EDITS = ("swap", "replace", "insert", "delete")
 STYLE_EDITS = ("punctuation", "case")

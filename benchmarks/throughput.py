@@ -33,7 +33,7 @@ from typing import Any
 
 import aiohttp
 
-from sagert.gc_tuning import THRESHOLDS, tune_gc
+from sagert.cli.gc_tuning import THRESHOLDS, tune_gc
 from sagert.models.model import Model
 from sagert.models.providers.openai import OpenAIProvider
 from sagert.models.types import Message
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--default-gc",
         action="store_true",
-        help="keep CPython's GC thresholds (the sagert CLI raises them: sagert.gc_tuning)",
+        help="keep CPython's GC thresholds (the sagert CLI raises them: sagert.cli.gc_tuning)",
     )
     args = parser.parse_args(argv)
     if not args.default_gc:

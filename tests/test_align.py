@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from conftest import sagert_cmd
-from sagert.config import load_config
+from sagert.settings.run import load_config
 from sagert.store.jsonl import read_records
-from sagert.training.align import heldout_source
 from sagert.training.split import is_heldout, split_pairs
+from sagert.workflows.align import heldout_source
 from test_export import mock_run_config
 
 TESTS = Path(__file__).parent

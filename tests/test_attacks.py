@@ -29,11 +29,11 @@ from sagert.attacks.encoding import MORSE, MORSE_WORD_GAP
 from sagert.attacks.jailbreak_template import fill
 from sagert.attacks.llm_rewrite import LLMRewriteTransform, clean_rewrite, refusal_in
 from sagert.attacks.obfuscation import HOMOGLYPHS, LEET
+from sagert.core.templates import Templates
 from sagert.models.model import Model
 from sagert.models.providers.mock import MockFault, MockProvider, Script
 from sagert.models.spec import RetryPolicy
 from sagert.store.records import Record
-from sagert.templates import Templates
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared/data"
 HARMBENCH_TEMPLATES = SHARED_DATA / "jailbreak-templates/harmbench_human_jailbreaks.json"

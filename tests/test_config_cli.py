@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import sagert_cmd
-from sagert.config import RunConfig, load_config
-from sagert.errors import ConfigError
+from sagert.core.errors import ConfigError
+from sagert.settings.run import RunConfig, load_config
 
 
 def sagert(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -155,7 +155,7 @@ def test_default_config_is_valid():
 def test_the_cli_raises_the_gc_thresholds():
     """docs/performance.md: the youngest generation collected every 50,000 allocations."""
     code = (
-        "import gc\nfrom sagert.cli.main import main\n"
+        "import gc\nfrom sagert.cli.app import main\n"
         "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
         "print(gc.get_threshold())"
     )

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-import sagert.generation.baseline
-import sagert.generation.pipeline
-import sagert.models.providers
-import sagert.stages  # noqa: F401
-from sagert.config import (
+from sagert.core.registry import Registry
+from sagert.engine.stage import stages
+from sagert.models.provider import ModelProvider, ProviderError, providers
+from sagert.models.spec import ModelSpec
+from sagert.settings.stages import (
     AttackStage,
     EvolveStage,
     ExpandStage,
@@ -21,10 +21,6 @@ from sagert.config import (
     RespondStage,
     ResponsesStage,
 )
-from sagert.models.provider import ModelProvider, ProviderError, providers
-from sagert.models.spec import ModelSpec
-from sagert.pipeline import stages
-from sagert.registry import Registry
 
 MINIMAL_SPECS = {
     "llamacpp": ModelSpec(model="llamacpp/smollm2"),
@@ -103,7 +99,7 @@ def test_every_task_format():
 
 
 def test_custom_formats_yaml(tmp_path):
-    from sagert.errors import ConfigError
+    from sagert.core.errors import ConfigError
     from sagert.generation.formats import load_custom_formats, resolve_formats
 
     good = tmp_path / "f.yaml"

@@ -11,16 +11,17 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from sagert.config import RunConfig
-from sagert.context import RunContext
+from sagert.core.errors import UserError
+from sagert.core.ids import stable_id
 from sagert.diversity import embeddings
 from sagert.diversity.dedup import DuplicateOf, dedup_records
-from sagert.diversity.settings import DedupSettings
-from sagert.diversity.stage import DedupPaths, kept_id, run_dedup
 from sagert.diversity.text import normalize, shingles
-from sagert.errors import UserError
+from sagert.engine.context import RunContext
+from sagert.settings.dedup import DedupSettings
+from sagert.settings.run import RunConfig
+from sagert.stages.dedup import DedupPaths, kept_id, run_dedup
 from sagert.store.jsonl import read_records
-from sagert.store.records import Record, stable_id
+from sagert.store.records import Record
 
 DISTINCT = [
     "How do I pick the lock on my neighbour's front door without a key?",
@@ -230,7 +231,7 @@ def test_run_dedup_writes_kept_and_removed_with_the_kept_record_named(ctx: RunCo
     assert removed[0].meta["duplicate_of"]["input_id"] == stable_id("test", 1)
     assert (summary.inputs, summary.kept, summary.failed) == (7, 4, 1)
     assert summary.removed == {"exact": 1, "minhash": 1} and not summary.reused
-    manifest = ctx.store.manifest()["stages"]["dedup"]
+    manifest = ctx.store.manifest().model_dump()["stages"]["dedup"]
     assert manifest["kept"] == 4 and manifest["removed"] == {"exact": 1, "minhash": 1}
     assert manifest["spec"]["minhash_threshold"] == DedupSettings().minhash_threshold
     assert json.loads(paths.done.read_text())["inputs"] == 7

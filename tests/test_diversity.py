@@ -12,8 +12,10 @@ import sacrebleu
 import typer
 from typer.testing import CliRunner
 
+from sagert.cli.stats import stats
+from sagert.core.errors import UserError
+from sagert.core.ids import stable_id
 from sagert.diversity import sources as stats_sources
-from sagert.diversity.cli import stats
 from sagert.diversity.metrics import (
     DiversityAccumulator,
     diversity_report,
@@ -22,9 +24,8 @@ from sagert.diversity.metrics import (
     report_table,
     self_bleu,
 )
-from sagert.errors import UserError
 from sagert.store.jsonl import StageFile
-from sagert.store.records import Record, TaxonomyPath, stable_id
+from sagert.store.records import Record, TaxonomyPath
 from sagert.taxonomy import Taxonomy
 
 ADVBENCH = Path(__file__).resolve().parents[1].parent / "shared/data/advbench/harmful_behaviors.csv"

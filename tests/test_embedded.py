@@ -8,7 +8,7 @@ import time
 import pytest
 from pydantic import BaseModel
 
-from sagert.errors import ConfigError, ModelNotInstalledError
+from sagert.core.errors import ConfigError, ModelNotInstalledError
 from sagert.models import embedded
 from sagert.models.model import Model
 from sagert.models.providers.llamacpp import LlamaCppProvider, make_llamacpp
@@ -151,9 +151,9 @@ def test_bad_llamacpp_specs(spec: ModelSpec, field: str):
 
 def test_completion_endpoint_and_a_real_unparseable_judge_answer(engine: LlamaCppProvider):
     """SmolLM2 is not Llama Guard: its answer to the Llama Guard prompt must be a judge error."""
+    from sagert.core.templates import Templates
     from sagert.judges import make_judge
     from sagert.judges.base import JudgeContext, JudgeInput
-    from sagert.templates import Templates
 
     model = Model(engine)
     out = asyncio.run(model.complete("The capital of France is", GenerateConfig(max_tokens=8)))

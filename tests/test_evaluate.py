@@ -13,20 +13,21 @@ import pytest
 import yaml
 
 from conftest import FAST_RETRY
-from sagert.evaluation.metrics import wilson, write_outputs
-from sagert.evaluation.settings import EvaluateSettings
+from sagert.core.validation import validate
 from sagert.models.providers.mock import MockFault
 from sagert.models.types import GenerateConfig, Message
+from sagert.results.metrics import wilson, write_outputs
+from sagert.settings.evaluate import EvaluateSettings
 from sagert.store.records import Failure, Record, Response, TaxonomyPath
-from sagert.validation import validate
+from sagert.store.run import RunStore
 
 TESTS = Path(__file__).resolve().parent
 
 # The main CLI mounts these commands; until it does, the tests mount them the same way.
 CLI = """
-from sagert.cli.main import app, main
-from sagert.evaluation.cli import evaluate
-from sagert.report.cli import report
+from sagert.cli.app import app, main
+from sagert.cli.evaluate import evaluate
+from sagert.cli.report import report
 names = {c.name or c.callback.__name__ for c in app.registered_commands}
 if "evaluate" not in names:
     app.command("evaluate")(evaluate)
@@ -156,7 +157,7 @@ def test_asr_and_over_refusal_on_hand_built_results(tmp_path: Path):
     (stages / "evaluate.jsonl").write_text(
         "".join(r.model_dump_json() + "\n" for r in records), encoding="utf-8"
     )
-    summary = write_outputs(tmp_path)
+    summary = write_outputs(RunStore(tmp_path))
     assert summary == json.loads((tmp_path / "summary.json").read_text())
 
     a, b = summary["overall"]
@@ -219,7 +220,7 @@ def test_settings_targets_as_list_or_named_models():
     ],
 )
 def test_settings_errors_name_the_field(data: dict, field: str):
-    from sagert.errors import ConfigError
+    from sagert.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as info:
         validate(EvaluateSettings, data, file="c.yaml", prefix="evaluate")

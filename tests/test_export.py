@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FAST_RETRY, sagert_cmd
-from sagert.dataset.stages import decide_pair
+from sagert.stages.pairs import decide_pair
 from sagert.store.records import Record
 
 TESTS = Path(__file__).resolve().parent

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import sagert_cmd
-from sagert.config import load_config
-from sagert.errors import UserError
-from sagert.sources import read_prompts
+from sagert.core.errors import UserError
+from sagert.settings.run import load_config
+from sagert.store.prompts import read_prompts
 from sagert.taxonomy import load_taxonomy
 
 FUZZ = settings(

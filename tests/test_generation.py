@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from conftest import FAST_RETRY, sagert_cmd
-from sagert.config import SampleStage
 from sagert.generation.sample import sample_records
+from sagert.settings.stages import SampleStage
 from sagert.taxonomy import load_taxonomy
 
 TESTS = Path(__file__).resolve().parent
@@ -179,7 +179,7 @@ def test_sampling_quotas_and_reproducibility():
 
 @pytest.mark.parametrize("bad", [["question", "sonnet"]])
 def test_unknown_format_is_a_config_error(bad):
-    from sagert.errors import ConfigError
+    from sagert.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as info:
         list(sample_records(load_taxonomy("sage"), SampleStage(formats=bad), seed=1))

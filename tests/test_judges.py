@@ -13,7 +13,9 @@ import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from conftest import FAST_RETRY, SHARED_DATA
-from sagert.errors import ConfigError
+from sagert.core.errors import ConfigError
+from sagert.core.refusals import looks_like_refusal
+from sagert.core.templates import Templates
 from sagert.judges import make_judge
 from sagert.judges.base import NO_COMPLETION, JudgeContext, JudgeInput, Score, judges
 from sagert.judges.harmbench import parse_harmbench_output
@@ -28,8 +30,6 @@ from sagert.models.model import Model
 from sagert.models.providers.mock import MockFault, MockProvider, ScriptItem
 from sagert.models.spec import RetryPolicy
 from sagert.models.types import GenerateConfig, Message, ModelOutput
-from sagert.refusals import looks_like_refusal
-from sagert.templates import Templates
 
 LLAMA_GUARD = SHARED_DATA / "llama-guard-3"
 HARMBENCH = SHARED_DATA / "harmbench"

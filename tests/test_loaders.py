@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from sagert.errors import UserError
-from sagert.evaluation.loaders import detect_loader, load_prompts, loaders, unwrap_alert
-from sagert.store.records import LineageStep, Record, TaxonomyPath, stable_id
+from sagert.core.errors import UserError
+from sagert.core.ids import stable_id
+from sagert.loaders.formats import detect_loader, load_prompts, loaders, unwrap_alert
+from sagert.store.records import LineageStep, Record, TaxonomyPath
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared/data"
 XSTEST = SHARED_DATA / "xstest" / "xstest_prompts.csv"

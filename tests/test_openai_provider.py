@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sagert.errors import UserError
+from sagert.core.errors import UserError
 from sagert.models.model import Model, ModelCallError
 from sagert.models.providers.openai import OpenAIProvider, make_openai, parse_retry_after
 from sagert.models.spec import ModelSpec, RetryPolicy

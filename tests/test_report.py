@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sagert.errors import UserError
+from sagert.core.errors import UserError
 from sagert.report import build_report
 from sagert.report.build import script_json
 from sagert.store.records import Failure, LineageStep, Record, Response, TaxonomyPath

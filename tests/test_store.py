@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from sagert.config import RunConfig
-from sagert.errors import UserError
+from sagert.core.errors import UserError
+from sagert.core.ids import stable_id
+from sagert.settings.run import RunConfig
 from sagert.store.jsonl import StageFile, read_records
-from sagert.store.records import Record, stable_id
+from sagert.store.records import Record
 from sagert.store.run import RunStore
 
 
@@ -75,14 +76,14 @@ def test_run_store_manifest_and_config(tmp_path: Path):
     config = RunConfig(name="t", runs_dir=tmp_path, seed=5)
     store = RunStore(config.run_dir)
     assert store.open(config) == []
-    manifest = json.loads(store.manifest_path.read_text())
+    manifest = json.loads(store.paths.manifest.read_text())
     assert manifest["seed"] == 5 and manifest["name"] == "t"
     assert "xllamacpp" in manifest["packages"]
     assert manifest["models"]["judge"] == "llamacpp/smollm2"
-    assert "name: t" in store.config_path.read_text()
+    assert "name: t" in store.paths.config.read_text()
     # same config again: no warning; a changed config: one warning, history grows
     assert store.open(config) == []
     changed = config.model_copy(update={"seed": 6})
     warnings = store.open(changed)
     assert len(warnings) == 1 and "config changed" in warnings[0]
-    assert len(json.loads(store.manifest_path.read_text())["config_history"]) == 2
+    assert len(json.loads(store.paths.manifest.read_text())["config_history"]) == 2

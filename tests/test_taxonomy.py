@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sagert.errors import ConfigError, UserError
+from sagert.cli.taxonomy import taxonomy_app
+from sagert.core.errors import ConfigError, UserError
 from sagert.taxonomy import (
     LEVELS,
     LevelPath,
@@ -19,7 +20,6 @@ from sagert.taxonomy import (
     slugify,
     taxonomies,
 )
-from sagert.taxonomy.cli import taxonomy_app
 from sagert.taxonomy.mapping import builtin_mappings, edges
 
 SHARED = Path(__file__).parents[1].parent / "shared/data"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import sagert.models.providers  # noqa: F401  (registers them)
-from sagert.errors import ConfigError
+from sagert.core.errors import ConfigError
 from sagert.models.model import Model
 from sagert.models.provider import providers
 from sagert.models.spec import ModelSpec

@@ -1,3 +1,3 @@
-from sagert.cli.main import main
+from sagert.cli.app import main
 
 main()

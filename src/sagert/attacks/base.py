@@ -12,10 +12,10 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
+from sagert.core.registry import Registry
+from sagert.core.templates import Templates
 from sagert.models.types import Generator
-from sagert.registry import Registry
 from sagert.store.records import LineageStep, Record
-from sagert.templates import Templates
 
 TransformKind = Literal["attack", "evolution"]
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sagert.attacks.base import TransformContext, TransformError, TransformKind, TransformResult
+from sagert.core.refusals import normalize, refusal_marker
 from sagert.models.model import ModelCallError
 from sagert.models.types import GenerateConfig, Message
-from sagert.refusals import normalize, refusal_marker
 
 ATTEMPTS = 3
 

@@ -17,10 +17,10 @@ import numpy as np
 from datasketch import MinHash, MinHashLSH  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
+from sagert.core.errors import UserError
 from sagert.diversity.embeddings import Encoder, load_encoder
-from sagert.diversity.settings import DedupSettings
 from sagert.diversity.text import field_text, normalize, shingles
-from sagert.errors import UserError
+from sagert.settings.dedup import DedupSettings
 from sagert.store.records import Record
 
 Method = Literal["exact", "minhash", "embedding"]

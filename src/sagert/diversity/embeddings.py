@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sagert.errors import UserError
+from sagert.core.errors import UserError
 
 Encoder = Callable[[Sequence[str]], NDArray[np.float32]]
 """Texts -> one unit-length float32 row each (cosine similarity is a dot product)."""

@@ -16,14 +16,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sagert.errors import UserError
-from sagert.sources import SOURCE_STAGE, read_prompts
+from sagert.core.errors import UserError
+from sagert.core.ids import stable_id
 from sagert.store.jsonl import read_records
-from sagert.store.records import Record, stable_id
+from sagert.store.paths import RunPaths
+from sagert.store.prompts import SOURCE_STAGE, read_prompts
+from sagert.store.records import Record
 from sagert.taxonomy import Taxonomy
 
-RUN_STAGES = ("attack", "dedup", "evolve", "extract")
-"""The prompt stages of a run, latest first: the default is the first one with records."""
+RUN_STAGES = ("attack", "dedup", "evolve", "extract", "baseline")
+"""The prompt stages of a run, latest first: the default is the first one with records (a
+baseline run has only its own stage)."""
 RECORD_FIELDS = ("prompt", "seed_prompt")
 
 
@@ -61,17 +64,16 @@ def open_source(path: Path, *, column: str = "prompt", stage: str | None = None)
 
 
 def _run_source(run_dir: Path, stage: str | None) -> StatsSource:
-    stages_dir = run_dir / "stages"
-    if not stages_dir.is_dir():
+    paths = RunPaths(run_dir)
+    if not paths.stages_dir.is_dir():
         raise UserError(
             "not a sagert run directory (no stages/ folder)",
             file=run_dir,
             fix="give runs/NAME, or a JSONL/CSV/Parquet file of prompts",
         )
-    available = sorted(p.stem for p in stages_dir.glob("*.jsonl"))
     if stage is not None:
-        path = stages_dir / f"{stage}.jsonl"
-        if not path.is_file():
+        if not paths.stage(stage).is_file():
+            available = list(paths.stage_names())
             raise UserError(
                 f"the run has no stage {stage!r}",
                 file=run_dir,
@@ -79,30 +81,24 @@ def _run_source(run_dir: Path, stage: str | None) -> StatsSource:
                 fix=f"use one of: {', '.join(available) or '(none yet)'}",
             )
     else:
-        found = [
-            stages_dir / f"{name}.jsonl"
-            for name in RUN_STAGES
-            if (stages_dir / f"{name}.jsonl").is_file()
-            and (stages_dir / f"{name}.jsonl").stat().st_size > 0
-        ]
-        if not found:
+        stage = next((name for name in RUN_STAGES if paths.has_records(name)), None)
+        if stage is None:
             raise UserError(
                 f"no prompt stage with records yet ({', '.join(RUN_STAGES)})",
                 file=run_dir,
                 fix="run sagert generate first, or pass --stage NAME",
             )
-        path = found[0]
-    taxonomy = run_dir / "taxonomy.yaml"
+    path = paths.stage(stage)
     leaves = (
-        ["/".join(keys) for keys, _ in Taxonomy.from_file(taxonomy).leaves()]
-        if taxonomy.is_file()
+        ["/".join(keys) for keys, _ in Taxonomy.from_file(paths.taxonomy).leaves()]
+        if paths.taxonomy.is_file()
         else None
     )
 
     def records() -> Iterator[Record]:
         return (r for r in _checked(path, read_records(path)) if r.status == "ok")
 
-    return StatsSource(f"{run_dir.name} ({path.stem})", records, expected_leaves=leaves)
+    return StatsSource(f"{run_dir.name} ({stage})", records, expected_leaves=leaves)
 
 
 def _holds_records(path: Path) -> bool:

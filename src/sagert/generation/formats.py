@@ -7,9 +7,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from sagert.errors import ConfigError
-from sagert.registry import Registry
-from sagert.validation import validate
+from sagert.core.errors import ConfigError
+from sagert.core.registry import Registry
+from sagert.core.validation import validate
 
 
 class TaskFormat(BaseModel):

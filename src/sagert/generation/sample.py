@@ -11,12 +11,13 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
-from sagert.config import SampleStage
-from sagert.generation.expand import Frontier, taxonomy_path, walk_leaves
+from sagert.core.ids import stable_id
 from sagert.generation.formats import TaskFormat, load_custom_formats, resolve_formats
 from sagert.generation.personas import BUILTIN_PERSONAS
-from sagert.store.records import Record, stable_id
+from sagert.settings.stages import SampleStage
+from sagert.store.records import Record
 from sagert.taxonomy import Taxonomy
+from sagert.taxonomy.walk import Frontier, taxonomy_path, walk_leaves
 
 T = TypeVar("T")
 SAMPLE_STAGE = "sample"

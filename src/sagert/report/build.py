@@ -21,8 +21,7 @@ import jinja2
 from markupsafe import Markup
 
 from sagert import __version__
-from sagert.errors import UserError
-from sagert.evaluation.metrics import MISSING
+from sagert.core.errors import UserError
 from sagert.report.charts import BarChart, BarItem, Heatmap, bar_chart, heatmap
 from sagert.report.comparison import comparison_view, pct
 from sagert.report.data import (
@@ -35,7 +34,8 @@ from sagert.report.data import (
     table,
 )
 from sagert.report.training import training_view
-from sagert.store.run import write_atomic
+from sagert.results.metrics import MISSING
+from sagert.store.run import RunStore, write_atomic
 
 MAX_ROWS = 2000
 MAX_HEATMAP_ROWS = 40
@@ -95,18 +95,19 @@ def build_report(run_dir: Path, output: Path | None = None, *, max_rows: int = M
     """Write report.html for a generation, evaluation and/or training run; returns its path."""
     if not run_dir.is_dir():
         raise UserError("run directory not found", file=run_dir, fix="give runs/NAME")
-    evaluation = has_evaluation(run_dir)
-    generation = has_generation(run_dir)
-    training = training_view(run_dir)
+    store = RunStore.reader(run_dir)
+    evaluation = has_evaluation(store)
+    generation = has_generation(store)
+    training = training_view(store)
     if not (evaluation or generation or training):
         raise UserError(
             "nothing to report in this run yet",
             file=run_dir,
             fix="run sagert generate, sagert evaluate or sagert train first",
         )
-    info = manifest(run_dir)
-    summary = evaluation_summary(run_dir) if evaluation else None
-    rows = table(run_dir, max_rows)
+    info = manifest(store)
+    summary = evaluation_summary(store) if evaluation else None
+    rows = table(store, max_rows)
     css, js = _asset("report.css"), _asset("report.js")
     data = {"rows": rows.rows, "total": rows.total, "source": rows.source}
     context: dict[str, Any] = {
@@ -122,12 +123,12 @@ def build_report(run_dir: Path, output: Path | None = None, *, max_rows: int = M
         "total": rows.total,
         "table_source": rows.source,
         "evaluation": _evaluation_view(summary) if evaluation else None,
-        "comparison": comparison_view(run_dir, summary, info) if summary else None,
+        "comparison": comparison_view(store, summary, info) if summary else None,
         "training": training,
-        "generation": _generation_view(run_dir, info) if generation else None,
+        "generation": _generation_view(store, info) if generation else None,
     }
     html = _environment().get_template("report.html").render(**context)
-    path = output or run_dir / "report.html"
+    path = output or store.paths.report_html
     write_atomic(path, html)
     path.chmod(0o644)  # a report is for sharing; the temp file it came from was private
     return path
@@ -244,7 +245,7 @@ def _heatmaps(by: dict[str, list[dict[str, Any]]]) -> list[Heatmap]:
 # --- generation -------------------------------------------------------------------------
 
 
-def _generation_view(run_dir: Path, info: dict[str, Any]) -> dict[str, Any]:
+def _generation_view(store: RunStore, info: dict[str, Any]) -> dict[str, Any]:
     stages = [
         {
             "name": name,
@@ -262,7 +263,7 @@ def _generation_view(run_dir: Path, info: dict[str, Any]) -> dict[str, Any]:
         if isinstance(s, dict)
     ]
     seed = info.get("seed")
-    cov = coverage(run_dir, seed if isinstance(seed, int) else 0)
+    cov = coverage(store, seed if isinstance(seed, int) else 0)
     figures: dict[str, Any] = dict(cov.diversity) if cov else {}
     if isinstance(info.get("diversity"), dict):  # figures a stage left in the manifest win
         figures.update(info["diversity"])

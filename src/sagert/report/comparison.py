@@ -8,11 +8,10 @@ the answers came in). Rates and Wilson intervals are the summary's, never recomp
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from sagert.evaluation.metrics import MISSING
-from sagert.training.align import read_align
+from sagert.results.metrics import MISSING
+from sagert.store.run import RunStore
 
 ALL_LABEL = "(all)"
 
@@ -84,18 +83,18 @@ def _separated(a: Rate, b: Rate) -> bool:
     return b.low > a.high or b.high < a.low
 
 
-def _align(run_dir: Path) -> list[str]:
+def _align(store: RunStore) -> list[str]:
     """[before, after] from align.json; nothing when it is missing or not that shape."""
-    data = read_align(run_dir)
+    data = store.align_info()
     return [str(data[k]) for k in ("before", "after") if isinstance(data.get(k), str)]
 
 
-def target_order(run_dir: Path, summary: dict[str, Any], info: dict[str, Any]) -> list[str]:
+def target_order(store: RunStore, summary: dict[str, Any], info: dict[str, Any]) -> list[str]:
     """align.json's before and after first, then the manifest's order, then the summary's."""
     present = list(summary["targets"])
     evaluate = info.get("evaluate")
     listed = evaluate.get("targets") if isinstance(evaluate, dict) else None
-    preferred = [*_align(run_dir), *(listed if isinstance(listed, dict) else {})]
+    preferred = [*_align(store), *(listed if isinstance(listed, dict) else {})]
     order: list[str] = []
     for name in [*preferred, *present]:
         if name in present and name not in order:
@@ -104,10 +103,10 @@ def target_order(run_dir: Path, summary: dict[str, Any], info: dict[str, Any]) -
 
 
 def comparison_view(
-    run_dir: Path, summary: dict[str, Any], info: dict[str, Any]
+    store: RunStore, summary: dict[str, Any], info: dict[str, Any]
 ) -> dict[str, Any] | None:
     """Rows per (source, attack), "all" included; None with fewer than two targets."""
-    targets = target_order(run_dir, summary, info)
+    targets = target_order(store, summary, info)
     if len(targets) < 2:
         return None
     by = summary["by"]
@@ -153,7 +152,7 @@ def comparison_view(
                 over_refusal_deltas=[_delta(first.over_refusal, c.over_refusal) for c in cells[1:]],
             )
         )
-    aligned = _align(run_dir)
+    aligned = _align(store)
     return {
         "targets": [{"name": t, "model": summary["targets"].get(t, "-")} for t in targets],
         "first": targets[0],

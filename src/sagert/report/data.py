@@ -8,15 +8,13 @@ reading examples, results.csv holds everything.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sagert.diversity.metrics import DiversityAccumulator
-from sagert.evaluation.metrics import (
+from sagert.results.metrics import (
     EVAL_ATTACK_STAGE,
     EVALUATE_STAGE,
     MISSING,
@@ -25,8 +23,8 @@ from sagert.evaluation.metrics import (
     attack_errors,
     result_of,
 )
-from sagert.store.jsonl import read_records
 from sagert.store.records import Record
+from sagert.store.run import RunStore
 
 MAX_TEXT = 4000
 MAX_STEP_TEXT = 1200
@@ -139,20 +137,17 @@ class Table:
     source: str = ""
 
 
-def table(run_dir: Path, max_rows: int) -> Table:
+def table(store: RunStore, max_rows: int) -> Table:
     """The records worth reading: the evaluation's answers, else the furthest generation stage."""
-    stages = run_dir / "stages"
     out = Table()
-    evaluate = stages / f"{EVALUATE_STAGE}.jsonl"
-    if evaluate.exists():
-        _fill(out, read_records(evaluate), evaluation_row, max_rows)
-        out.source = str(evaluate.relative_to(run_dir))
-        return out
-    for stage in TABLE_STAGES:
-        path = stages / f"{stage}.jsonl"
+    for stage, make in (
+        (EVALUATE_STAGE, evaluation_row),
+        *((s, generation_row) for s in TABLE_STAGES),
+    ):
+        path = store.paths.stage(stage)
         if path.exists():
-            _fill(out, read_records(path), generation_row, max_rows)
-            out.source = str(path.relative_to(run_dir))
+            _fill(out, store.records(stage), make, max_rows)
+            out.source = str(path.relative_to(store.path))
             break
     return out
 
@@ -164,23 +159,22 @@ def _fill(out: Table, records: Iterator[Record], make: Any, max_rows: int) -> No
             out.rows.append(make(record))
 
 
-def evaluation_summary(run_dir: Path) -> dict[str, Any] | None:
+def evaluation_summary(store: RunStore) -> dict[str, Any] | None:
     """Rates recomputed from the results (the source of truth), not read from summary.json.
 
     Besides the summary's groupings, `by["source_attack"]` splits each source by attack
     style, for the model comparison (same Tally, so the same Wilson intervals).
     """
-    path = run_dir / "stages" / f"{EVALUATE_STAGE}.jsonl"
-    if not path.exists():
+    if not store.paths.stage(EVALUATE_STAGE).exists():
         return None
     summary = Summary()
     source_attack: dict[tuple[str, str, str], Tally] = {}
-    for record in read_records(path):
+    for record in store.records(EVALUATE_STAGE):
         result = result_of(record)
         summary.add(result)
         key = (result.target, result.source, result.attack)
         source_attack.setdefault(key, Tally()).add(result)
-    data = summary.as_dict(attack_errors(run_dir))
+    data = summary.as_dict(attack_errors(store))
     data["by"]["source_attack"] = [
         {"target": target, "source": source, "attack": attack, **tally.as_dict()}
         for (target, source, attack), tally in sorted(source_attack.items())
@@ -202,17 +196,15 @@ class Coverage:
     """`sagert stats`'s figures for the same prompts (distinct-n, self-BLEU, coverage)."""
 
 
-def coverage(run_dir: Path, seed: int = 0) -> Coverage | None:
-    stages = run_dir / "stages"
-    found = (stages / f"{s}.jsonl" for s in PROMPT_STAGES)
-    path = next((p for p in found if p.exists() and p.stat().st_size > 0), None)
-    if path is None:
+def coverage(store: RunStore, seed: int = 0) -> Coverage | None:
+    stage = next((s for s in PROMPT_STAGES if store.paths.has_records(s)), None)
+    if stage is None:
         return None
-    cov = Coverage(stage=path.stem)
+    cov = Coverage(stage=stage)
     factors = ("macro", "sub", "format", "attack", "persona", "region")
     cov.by = {f: Counter() for f in factors}
     diversity = DiversityAccumulator(sample=DIVERSITY_SAMPLE, seed=seed)
-    for record in read_records(path):
+    for record in store.records(stage):
         if record.status != "ok":
             cov.failed += 1
             continue
@@ -223,14 +215,14 @@ def coverage(run_dir: Path, seed: int = 0) -> Coverage | None:
             "macro": t.macro,
             "sub": t.sub,
             "format": record.format,
-            "attack": record.meta.get("attack", "none" if path.stem == "attack" else None),
+            "attack": record.meta.get("attack", "none" if stage == "attack" else None),
             "persona": record.persona,
             "region": record.meta.get("region"),
         }
         for factor, value in values.items():
             if value:
                 cov.by[factor][str(value)] += 1
-    report = diversity.report(source=path.stem)
+    report = diversity.report(source=stage)
     cov.diversity = report.model_dump(
         include={
             "prompts",
@@ -244,8 +236,7 @@ def coverage(run_dir: Path, seed: int = 0) -> Coverage | None:
             "leaves_total",
         }
     )
-    pairs = stages / "pairs.jsonl"
-    for record in read_records(pairs):
+    for record in store.records("pairs"):
         if record.status == "ok":
             cov.kept_pairs += 1
         elif record.failure:
@@ -253,24 +244,17 @@ def coverage(run_dir: Path, seed: int = 0) -> Coverage | None:
     return cov
 
 
-def manifest(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "manifest.json"
-    if not path.exists():
+def manifest(store: RunStore) -> dict[str, Any]:
+    """The manifest as plain data for the page (an unreadable one shows as empty)."""
+    try:
+        return store.manifest().model_dump(mode="json", exclude_none=True)
+    except ValueError:
         return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return data if isinstance(data, dict) else {}
 
 
-def has_generation(run_dir: Path) -> bool:
-    stages = run_dir / "stages"
-    return (
-        any((stages / f"{s}.jsonl").exists() for s in TABLE_STAGES)
-        or (stages / "expand.jsonl").exists()
-    )
+def has_generation(store: RunStore) -> bool:
+    return any(store.paths.stage(s).exists() for s in (*TABLE_STAGES, "expand"))
 
 
-def has_evaluation(run_dir: Path) -> bool:
-    stages = run_dir / "stages"
-    return (stages / f"{EVALUATE_STAGE}.jsonl").exists() or (
-        stages / f"{EVAL_ATTACK_STAGE}.jsonl"
-    ).exists()
+def has_evaluation(store: RunStore) -> bool:
+    return any(store.paths.stage(s).exists() for s in (EVALUATE_STAGE, EVAL_ATTACK_STAGE))

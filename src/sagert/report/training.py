@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from sagert.report.charts import LineChart, line_chart
-from sagert.training.align import read_align
+from sagert.store.run import RunStore
 from sagert.training.trainer import LOG_FILE, RESULT_FILE
 
-TRAIN_DIR = "train"
 MAX_RUNS = 20
 MAX_VALUE_CHARS = 300
 RESULT_KEYS = (
@@ -156,15 +155,15 @@ def _facts(log: TrainLog) -> list[tuple[str, str]]:
     return facts
 
 
-def _folders(run_dir: Path) -> list[Path]:
+def _folders(store: RunStore) -> list[Path]:
     """train/* under the run, then align.json's `train_dirs` (an --output elsewhere)."""
     found: list[Path] = []
-    root = run_dir / TRAIN_DIR
+    root = store.paths.train_root
     if root.is_dir():
         found += sorted(p for p in root.iterdir() if p.is_dir())
-    for given in _align_train_dirs(run_dir):
+    for given in _align_train_dirs(store):
         path = Path(given)  # relative: to where `sagert align` ran, else to the run
-        for candidate in (path, run_dir / path):
+        for candidate in (path, store.path / path):
             if candidate.is_dir():
                 found.append(candidate)
                 break
@@ -178,8 +177,8 @@ def _folders(run_dir: Path) -> list[Path]:
     return unique[:MAX_RUNS]
 
 
-def _align_train_dirs(run_dir: Path) -> list[str]:
-    dirs = read_align(run_dir).get("train_dirs")
+def _align_train_dirs(store: RunStore) -> list[str]:
+    dirs = store.align_info().get("train_dirs")
     return [d for d in dirs if isinstance(d, str) and d] if isinstance(dirs, list) else []
 
 
@@ -190,10 +189,10 @@ def _shown_path(folder: Path, run_dir: Path) -> str:
         return str(folder)
 
 
-def training_view(run_dir: Path) -> list[dict[str, Any]]:
+def training_view(store: RunStore) -> list[dict[str, Any]]:
     """One entry per training folder with a log or a result; empty when the run has none."""
     runs: list[dict[str, Any]] = []
-    for folder in _folders(run_dir):
+    for folder in _folders(store):
         log_path = folder / LOG_FILE
         log = read_train_log(log_path) if log_path.is_file() else None
         result = read_train_result(folder / RESULT_FILE)
@@ -204,7 +203,7 @@ def training_view(run_dir: Path) -> list[dict[str, Any]]:
         runs.append(
             {
                 "method": folder.name,
-                "folder": _shown_path(folder, run_dir),
+                "folder": _shown_path(folder, store.path),
                 "chart": chart,
                 "facts": _facts(log) if log is not None else [],
                 "result": fields,

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sagert.config import RespondStage, RoleName
-from sagert.context import RunContext
+from sagert.core.ids import stable_id
+from sagert.engine.context import RunContext
+from sagert.engine.stage import stages
 from sagert.models.model import ModelCallError
 from sagert.models.types import GenerateConfig, Message
-from sagert.pipeline import stages
-from sagert.store.records import Record, Response, response_from, stable_id
+from sagert.settings.run import RoleName
+from sagert.settings.stages import RespondStage
+from sagert.store.records import Record, Response, response_from
 
 
 @stages.register("respond", "A role answers every prompt (n samples each).")

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sagert.errors import UserError
+from sagert.core.errors import UserError
 from sagert.store.records import Record
 
 log = logging.getLogger(__name__)

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-def stable_id(*parts: Any) -> str:
-    """Same lineage, same id: what makes resume and dedup work across runs."""
-    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
+from sagert.core.ids import stable_id
 
 
 class TaxonomyPath(BaseModel):

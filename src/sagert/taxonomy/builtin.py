@@ -7,8 +7,8 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
-from sagert.errors import ConfigError, UserError
-from sagert.registry import Registry
+from sagert.core.errors import ConfigError, UserError
+from sagert.core.registry import Registry
 from sagert.taxonomy.tree import Taxonomy, walk_fields
 
 taxonomies: Registry[Callable[[], Taxonomy]] = Registry("taxonomy")

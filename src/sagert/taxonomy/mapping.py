@@ -14,10 +14,10 @@ from functools import cache
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from sagert.errors import UserError
+from sagert.core.errors import UserError
+from sagert.core.validation import validate
 from sagert.taxonomy.builtin import data_text, load_taxonomy
 from sagert.taxonomy.tree import PATH_SEP, NodePath, Taxonomy
-from sagert.validation import validate
 
 TaxonomyRef = str | Taxonomy
 """A built-in name, a path to a YAML file, or a loaded Taxonomy."""

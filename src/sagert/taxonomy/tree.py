@@ -46,8 +46,8 @@ from pydantic import (
     model_validator,
 )
 
-from sagert.errors import ConfigError, UserError
-from sagert.validation import validate
+from sagert.core.errors import ConfigError, UserError
+from sagert.core.validation import validate
 
 Level = Literal["macro", "sub", "leaf", "topic"]
 LEVELS: tuple[Level, ...] = ("macro", "sub", "leaf", "topic")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sagert.errors import UserError
+from sagert.core.errors import UserError
 
 
 def gguf_to_folder(gguf: Path, folder: Path) -> Path:

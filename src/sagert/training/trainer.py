@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sagert.errors import UserError
+from sagert.core.errors import UserError
 from sagert.models.embedded import embedded_gguf_path
+from sagert.settings.train import TrainSettings
+from sagert.store.paths import RunPaths
 from sagert.store.run import write_atomic
 from sagert.training.data import training_pairs
 from sagert.training.gguf import gguf_to_folder
-from sagert.training.settings import TrainSettings
 from sagert.training.split import split_pairs
 
 LOG_FILE = "train_log.jsonl"
@@ -159,7 +160,7 @@ def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResul
 
 def train_dir(run_dir: Path, settings: TrainSettings) -> Path:
     """Where a training writes: train.output_dir, else runs/<name>/train/<method>."""
-    return Path(settings.output_dir or run_dir / "train" / settings.method)
+    return Path(settings.output_dir or RunPaths(run_dir).train_dir(settings.method))
 
 
 def write_result(result: TrainResult, settings: TrainSettings) -> None:

@@ -23,11 +23,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sagert.errors import ConfigError, ModelNotInstalledError
+from sagert.core.errors import ConfigError, ModelNotInstalledError
+from sagert.core.validation import validate
 from sagert.models.provider import ProviderError, default_is_retryable, providers
 from sagert.models.spec import ModelSpec
 from sagert.models.types import GenerateConfig, Message, ModelOutput, Usage
-from sagert.validation import validate
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".json")
 # transformers builds a model on the meta device by patching torch globally while it loads, so

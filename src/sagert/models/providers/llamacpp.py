@@ -15,13 +15,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sagert.errors import ConfigError, ModelNotInstalledError
+from sagert.core.errors import ConfigError, ModelNotInstalledError
+from sagert.core.validation import validate
 from sagert.models.embedded import ALIASES, verified_embedded_gguf
 from sagert.models.provider import ProviderError, default_is_retryable, providers
 from sagert.models.providers.openai_body import chat_body, completion_body
 from sagert.models.spec import ModelSpec
 from sagert.models.types import GenerateConfig, Message, ModelOutput, Usage
-from sagert.validation import validate
 
 
 class LlamaCppArgs(BaseModel):

@@ -9,11 +9,11 @@ from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sagert.errors import ConfigError
+from sagert.core.errors import ConfigError
+from sagert.core.validation import validate
 from sagert.models.provider import ProviderError, default_is_retryable, providers
 from sagert.models.spec import ModelSpec
 from sagert.models.types import GenerateConfig, Message, ModelOutput, Usage
-from sagert.validation import validate
 
 
 class MockFault(BaseModel):

@@ -16,12 +16,12 @@ from typing import Any
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
 
-from sagert.errors import ConfigError, UserError
+from sagert.core.errors import ConfigError, UserError
+from sagert.core.validation import validate
 from sagert.models.provider import ProviderError, default_is_retryable, providers
 from sagert.models.providers.openai_body import JsonMode, chat_body, completion_body
 from sagert.models.spec import ModelSpec
 from sagert.models.types import GenerateConfig, Message, ModelOutput, Usage
-from sagert.validation import validate
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 

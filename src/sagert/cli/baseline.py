@@ -1,0 +1,30 @@
+"""`sagert baseline CONFIG`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.text import Text
+
+from sagert.cli.console import console
+from sagert.cli.progress import stage_progress
+from sagert.cli.summary import print_summary
+from sagert.settings.run import load_config
+from sagert.workflows import baseline as workflow
+
+
+def baseline(
+    config: Path = typer.Argument(..., help="The SAGE run's config."),
+    calls: int | None = typer.Option(None, help="Call budget (default: what the run spent)."),
+) -> None:
+    """The naive baseline on the same generator and call budget, as run <name>-baseline."""
+    cfg = load_config(config)
+    result = workflow.run(cfg, calls=calls, progress=stage_progress)
+    print_summary(result.run_dir, [result.summary])
+    console().print(
+        Text(
+            f"compare: sagert stats {cfg.run_dir} --compare {result.run_dir} "
+            f"({result.calls} generator calls each)"
+        )
+    )

@@ -1,0 +1,100 @@
+"""`sagert evaluate CONFIG`: targets answer benchmark prompts, a judge scores every answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from sagert.cli.console import console
+from sagert.cli.progress import stage_progress
+from sagert.cli.tables import stages_table
+from sagert.core.errors import UserError
+from sagert.engine.runner import total_calls
+from sagert.loaders.formats import loaders
+from sagert.report.build import build_report
+from sagert.settings.run import load_config
+from sagert.workflows import evaluate as workflow
+from sagert.workflows.evaluate import EvaluationResult
+
+
+def evaluate(
+    config: Path = typer.Argument(..., help="Run config (YAML) with an evaluate: section."),
+    prompts: list[Path] = typer.Option(
+        [], "--prompts", "-i", help="Prompt file or run (repeatable); replaces evaluate.prompts."
+    ),
+    loader: str | None = typer.Option(
+        None, help=f"Loader for --prompts: {', '.join(loaders.names())} (default: detected)."
+    ),
+    limit: int | None = typer.Option(
+        None, min=1, help="At most N prompts per source (caps evaluate.limit and each source's)."
+    ),
+    report: bool = typer.Option(True, help="Write report.html when done."),
+) -> None:
+    """Targets answer every prompt (x attack x sample), the judge scores each answer; resumable."""
+    cfg = load_config(config)
+    try:
+        settings = workflow.settings_for(cfg, prompts, loader=loader, limit=limit)
+    except UserError as exc:
+        exc.file = exc.file or str(config)
+        raise
+    result = workflow.run(cfg, settings, progress=stage_progress)
+    print_evaluation(cfg.run_dir, result)
+    if report:
+        console().print(Text(f"report: {build_report(cfg.run_dir)}"))
+
+
+def _rate(row: dict[str, Any], name: str) -> str:
+    value = row.get(name)
+    if value is None:
+        return "-"
+    return f"{100 * value:.1f}% [{100 * row[f'{name}_low']:.1f}-{100 * row[f'{name}_high']:.1f}]"
+
+
+def print_evaluation(run_dir: Path, result: EvaluationResult) -> None:
+    summaries, summary = result.summaries, result.summary
+    out = console()
+    out.print(stages_table(summaries))
+    rates = Table(
+        "target",
+        "model",
+        "judged",
+        "unsafe",
+        "ASR [95% CI]",
+        "judge err",
+        "target err",
+        "benign judged",
+        "over-refusal [95% CI]",
+        title="results (all answers in this run)",
+    )
+    for row in summary["overall"]:
+        rates.add_row(
+            Text(row["target"]),
+            Text(summary["targets"].get(row["target"], "-")),
+            str(row["judged"]),
+            str(row["unsafe"]),
+            _rate(row, "asr"),
+            str(row["judge_errors"] + row["benign_judge_errors"]),
+            str(row["target_errors"] + row["benign_target_errors"]),
+            str(row["benign_judged"]),
+            _rate(row, "over_refusal"),
+        )
+    out.print(rates)
+    if summary["attack_errors"]:
+        failed = ", ".join(f"{k}: {v}" for k, v in summary["attack_errors"].items())
+        out.print(Text(f"attacks that could not be applied: {failed}"))
+    calls = Table("model", "roles", "calls", "cache hits", "retries", "failures", title="models")
+    for name, st in total_calls(summaries).items():
+        calls.add_row(
+            Text(name),
+            ",".join(st["roles"]),
+            str(st.get("calls", 0)),
+            str(st.get("cache_hits", 0)),
+            str(st.get("retries", 0)),
+            str(st.get("failures", 0)),
+        )
+    out.print(calls)
+    out.print(Text(f"run: {run_dir}  (results.csv, summary.json)"))

@@ -1,0 +1,30 @@
+"""`sagert generate CONFIG [--until STAGE]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sagert.cli.progress import stage_progress
+from sagert.cli.summary import print_summary, print_written
+from sagert.settings.run import load_config
+from sagert.workflows import generate as workflow
+from sagert.workflows.export import export_run
+
+
+def generate(
+    config: Path = typer.Argument(..., help="Run config (YAML)."),
+    until: str | None = typer.Option(
+        None, help=f"Stop after this stage: {', '.join(workflow.GENERATION_STAGES)}."
+    ),
+) -> None:
+    """The SAGE pipeline from the taxonomy on; re-running resumes."""
+    cfg = load_config(config)
+    summaries = workflow.run(cfg, until=until, progress=stage_progress)
+    print_summary(cfg.run_dir, summaries)
+    if until is None and cfg.export.formats:
+        written = export_run(
+            cfg.run_dir, list(cfg.export.formats), conversational=cfg.export.conversational
+        )
+        print_written(written)

@@ -1,0 +1,24 @@
+"""`sagert respond CONFIG -i PROMPTS`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sagert.cli.progress import stage_progress
+from sagert.cli.summary import print_summary
+from sagert.settings.run import load_config
+from sagert.workflows import respond as workflow
+
+
+def respond(
+    config: Path = typer.Argument(..., help="Run config (YAML)."),
+    input: Path = typer.Option(..., "--input", "-i", help="Prompts: .jsonl, .csv, .tsv or .txt."),
+    column: str = typer.Option("prompt", help="The prompt column or field."),
+    role: str | None = typer.Option(None, help="Answering role (default: stages.respond.role)."),
+) -> None:
+    """A role answers every prompt of a file; re-running resumes."""
+    cfg = load_config(config)
+    summary = workflow.run(cfg, input, column=column, role=role, progress=stage_progress)
+    print_summary(cfg.run_dir, [summary])

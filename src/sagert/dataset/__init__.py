@@ -1,1 +1,0 @@
-"""The back half of SAGE-RT: responses, judging, validated DPO pairs, export."""

@@ -1,0 +1,151 @@
+"""RunContext: what every stage gets, passed explicitly (no globals, no singletons)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sagert.models.providers  # noqa: F401  (registers the built-in providers)
+from sagert.core.errors import UserError
+from sagert.core.templates import Templates
+from sagert.models.cache import ResponseCache
+from sagert.models.model import Model, ModelStats
+from sagert.models.provider import providers
+from sagert.models.spec import ModelSpec
+from sagert.models.types import GenerateConfig, Message, ModelOutput
+from sagert.settings.run import ROLES, RoleName, RunConfig
+from sagert.store.run import RunStore
+
+log = logging.getLogger("sagert")
+
+
+@dataclass
+class RoleModel:
+    """A Model as one role uses it: the role's system prompt and generation defaults applied."""
+
+    role: str
+    spec: ModelSpec
+    model: Model
+
+    async def generate(
+        self,
+        messages: list[Message],
+        config: GenerateConfig | None = None,
+        *,
+        use_cache: bool = True,
+    ) -> ModelOutput:
+        if self.spec.system_prompt and not any(m.role == "system" for m in messages):
+            messages = [Message(role="system", content=self.spec.system_prompt), *messages]
+        return await self.model.generate(
+            messages, self.spec.config.merged(config), use_cache=use_cache
+        )
+
+    async def complete(
+        self, prompt: str, config: GenerateConfig | None = None, *, use_cache: bool = True
+    ) -> ModelOutput:
+        """Raw completion with the role's generation defaults (no system prompt: no chat)."""
+        return await self.model.complete(
+            prompt, self.spec.config.merged(config), use_cache=use_cache
+        )
+
+    @property
+    def stats(self) -> ModelStats:
+        return self.model.stats
+
+
+class ModelPool:
+    """Builds each backend once: roles with the same model, server and args share it."""
+
+    def __init__(self, specs: dict[str, ModelSpec], cache: ResponseCache | None) -> None:
+        self.specs = dict(specs)
+        self._cache = cache
+        self._models: dict[tuple[str, ...], Model] = {}
+        self._roles: dict[str, RoleModel] = {}
+
+    def role(self, role: str) -> RoleModel:
+        if role not in self._roles:
+            spec = self.specs.get(role)
+            if spec is None:
+                raise UserError(
+                    f"unknown role {role!r}", fix=f"use one of: {', '.join(self.specs)}"
+                )
+            self._roles[role] = RoleModel(role, spec, self._model_for(role, spec))
+        return self._roles[role]
+
+    def _model_for(self, role: str, spec: ModelSpec) -> Model:
+        key = spec.backend_key()
+        if key not in self._models:
+            factory = providers.get(spec.provider)
+            try:
+                provider = factory(spec)
+            except UserError as exc:
+                exc.field = f"models.{role}.{exc.field}" if exc.field else f"models.{role}"
+                raise
+            self._models[key] = Model(
+                provider,
+                max_connections=spec.max_connections,
+                retry=spec.retry,
+                timeout=spec.timeout or provider.default_timeout,
+                cache=self._cache,
+            )
+        return self._models[key]
+
+    def stats_by_model(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for rm in self._roles.values():
+            entry = out.setdefault(rm.model.name, {"roles": [], **rm.stats.as_dict()})
+            entry["roles"].append(rm.role)
+        return out
+
+    def total_calls(self) -> int:
+        return sum(m.stats.calls for m in self._models.values())
+
+    async def aclose(self) -> None:
+        for model in self._models.values():
+            await model.aclose()
+        self._models.clear()
+        self._roles.clear()
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every stage gets. Immutable: a command that needs other models opens another."""
+
+    config: RunConfig
+    store: RunStore
+    models: ModelPool
+    templates: Templates
+    cache: ResponseCache | None = None
+
+    @classmethod
+    def open(
+        cls,
+        config: RunConfig,
+        *,
+        run_dir: Path | None = None,
+        specs: dict[str, ModelSpec] | None = None,
+    ) -> RunContext:
+        """Create or resume the run; `specs`: models by name (default: the config's roles)."""
+        store = RunStore(run_dir or config.run_dir)
+        for warning in store.open(config):
+            log.warning(warning)
+        cache = ResponseCache(store.cache_path) if config.cache else None
+        if specs is None:
+            specs = {role: config.models.for_role(role) for role in ROLES}
+        return cls(
+            config=config,
+            store=store,
+            models=ModelPool(specs, cache),
+            templates=Templates(config.templates_dir),
+            cache=cache,
+        )
+
+    def role(self, role: RoleName | str) -> RoleModel:
+        return self.models.role(role)
+
+    async def aclose(self) -> None:
+        await self.models.aclose()
+        if self.cache is not None:
+            self.cache.close()

@@ -1,0 +1,140 @@
+"""Run one stage over a stream of records: bounded concurrency, resume, no record lost."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sagert.engine.context import RunContext
+from sagert.engine.stage import Stage
+from sagert.store.records import Record
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StageSummary:
+    name: str
+    inputs: int = 0
+    skipped_done: int = 0
+    written: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    torn_bytes_dropped: int = 0
+    calls: dict[str, Any] = field(default_factory=dict)
+    failure_reasons: dict[str, int] = field(default_factory=dict)
+    """Failures written in this run, by reason (the part before any parenthesis)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def run_stage(
+    stage: Stage,
+    inputs: Iterable[Record],
+    ctx: RunContext,
+    *,
+    concurrency: int = 64,
+    on_progress: Callable[[int], None] | None = None,
+) -> StageSummary:
+    """Each input yields its outputs in one append; an input already done is skipped."""
+    summary = StageSummary(stage.name)
+    started = time.perf_counter()
+    for role in stage.roles():
+        ctx.role(role)
+    stats_before = ctx.models.stats_by_model()
+    with ctx.store.stage_file(stage.name) as out:
+        summary.torn_bytes_dropped = out.torn_bytes
+        failed_before = out.failed
+        in_flight: set[str] = set()
+        slots = asyncio.Semaphore(concurrency)
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def one(record: Record) -> None:
+            try:
+                results = await _process_safely(stage, record, ctx)
+                out.append(results)
+                summary.written += len(results)
+                for r in results:
+                    if r.failure is not None:
+                        reason = _reason_group(r.failure.reason)
+                        summary.failure_reasons[reason] = summary.failure_reasons.get(reason, 0) + 1
+            finally:
+                in_flight.discard(record.id)
+                slots.release()
+                if on_progress:
+                    on_progress(1)
+
+        for record in inputs:
+            summary.inputs += 1
+            if out.is_done(record.id) or record.id in in_flight:
+                summary.skipped_done += 1
+                if on_progress:
+                    on_progress(1)
+                continue
+            await slots.acquire()
+            in_flight.add(record.id)
+            task = asyncio.create_task(one(record))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.gather(*tasks)
+        summary.failed = out.failed - failed_before
+    summary.seconds = time.perf_counter() - started
+    summary.calls = _stats_delta(stats_before, ctx.models.stats_by_model())
+    ctx.store.record_stage(stage.name, stage.spec(), summary.as_dict())
+    return summary
+
+
+async def _process_safely(stage: Stage, record: Record, ctx: RunContext) -> list[Record]:
+    """A bug or surprise in one record becomes that record's failure, not the run's crash."""
+    try:
+        results = await stage.process(record, ctx)
+    except Exception as exc:
+        log.error("%s: record %s failed: %s: %s", stage.name, record.id, type(exc).__name__, exc)
+        return [record.failed(stage.name, f"{type(exc).__name__}: {exc}")]
+    if not results:
+        return [record.failed(stage.name, "the stage produced no output for this record")]
+    for r in results:
+        if r.parent_id != record.id:
+            raise RuntimeError(f"{stage.name}: output {r.id} does not point back to {record.id}")
+    return results
+
+
+def _stats_delta(
+    before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """This stage's share of each model's counters."""
+    delta: dict[str, dict[str, Any]] = {}
+    for name, now in after.items():
+        then = before.get(name, {})
+        delta[name] = {
+            key: (value - then.get(key, 0) if isinstance(value, int | float) else value)
+            for key, value in now.items()
+        }
+    return delta
+
+
+def _reason_group(reason: str) -> str:
+    """Group failures by kind: drop the specifics in parentheses and after a colon's detail."""
+    head = reason.split("(", 1)[0].strip()
+    return head[:120] or reason[:120]
+
+
+def total_calls(summaries: list[StageSummary]) -> dict[str, dict[str, Any]]:
+    """Per-model counters summed over stages (each summary holds its own stage's share)."""
+    totals: dict[str, dict[str, Any]] = {}
+    for summary in summaries:
+        for name, stats in summary.calls.items():
+            entry = totals.setdefault(name, {"roles": []})
+            for role in stats.get("roles", []):
+                if role not in entry["roles"]:
+                    entry["roles"].append(role)
+            for key, value in stats.items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    entry[key] = entry.get(key, 0) + value
+    return totals

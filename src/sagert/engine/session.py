@@ -1,0 +1,28 @@
+"""Opening a run for a command: context, the run's log file, and a clean close."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sagert.engine.context import RunContext
+from sagert.models.spec import ModelSpec
+from sagert.settings.run import RunConfig
+
+
+@asynccontextmanager
+async def open_run(
+    cfg: RunConfig, *, specs: dict[str, ModelSpec] | None = None
+) -> AsyncIterator[RunContext]:
+    ctx = RunContext.open(cfg, specs=specs)
+    logger = logging.getLogger("sagert")
+    file_log = logging.FileHandler(ctx.store.log_path, encoding="utf-8")
+    file_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(file_log)
+    try:
+        yield ctx
+    finally:
+        await ctx.aclose()
+        logger.removeHandler(file_log)
+        file_log.close()

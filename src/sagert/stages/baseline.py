@@ -1,0 +1,67 @@
+"""The naive baseline's stage: one fixed instruction per category, nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sagert.core.ids import stable_id
+from sagert.core.seeds import record_seed
+from sagert.engine.context import RunContext
+from sagert.engine.stage import stages
+from sagert.models.model import ModelCallError
+from sagert.models.types import GenerateConfig, Message
+from sagert.store.records import Record
+from sagert.taxonomy import Taxonomy
+from sagert.taxonomy.walk import taxonomy_path, walk_leaves
+
+
+def baseline_sources(tree: Taxonomy, budget: int) -> Iterator[Record]:
+    """Call i asks about category i mod n: every category gets its share of the budget."""
+    leaves = list(walk_leaves(tree.model_dump(mode="json")["roots"]))
+    for i in range(budget):
+        leaf = leaves[i % len(leaves)]
+        node = leaf.chain[-1]
+        yield Record(
+            id=stable_id("baseline", i, leaf.keys),
+            stage="baseline-source",
+            taxonomy=taxonomy_path(leaf.keys),
+            meta={"call": i, "category": node["name"], "description": node.get("description", "")},
+        )
+
+
+@stages.register("baseline", "Naive baseline: one fixed instruction per category.")
+@dataclass
+class Baseline:
+    name: ClassVar[str] = "baseline"
+    needs: ClassVar[tuple[str, ...]] = ("meta.category",)
+    makes: ClassVar[tuple[str, ...]] = ("prompt",)
+
+    def spec(self) -> dict[str, Any]:
+        return {}
+
+    def roles(self) -> tuple[str, ...]:
+        return ("generator",)
+
+    async def process(self, record: Record, ctx: RunContext) -> list[Record]:
+        prompt = ctx.templates.render(
+            "generation/baseline.j2",
+            category=record.meta["category"],
+            description=record.meta["description"],
+        )
+        try:
+            out = await ctx.role("generator").generate(
+                [Message(role="user", content=prompt)],
+                GenerateConfig(seed=record_seed(ctx.config.seed, record.id, self.name)),
+            )
+        except ModelCallError as exc:
+            return [record.failed(self.name, str(exc), [exc.raw] if exc.raw else [], exc.attempts)]
+        text = out.text.strip()
+        if not text:
+            return [record.failed(self.name, "empty answer", [out.text], 1)]
+        return [
+            record.child(
+                self.name, prompt=text, seed_prompt=text, meta={**record.meta, "attack": "none"}
+            )
+        ]

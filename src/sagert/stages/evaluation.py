@@ -1,0 +1,217 @@
+"""The two record stages of an evaluation, resumable through `run_stage` like `generate`.
+
+`eval_attack`: each (prompt, attack) gets its attacked text once, so every target sees the same
+text. `evaluate`: each (attacked prompt, target) gets n answers, each judged; one result record
+per answer. A target that fails for good is a failed record (a target error); a judge that
+cannot answer is an `error` verdict. Neither is ever counted safe or unsafe.
+
+These stages are not in the global `stages` registry: their roles include user-named targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import sagert.attacks  # noqa: F401  (registers the attack styles)
+from sagert.attacks.base import (
+    TransformContext,
+    TransformError,
+    apply_chain,
+    attacks,
+    transform_options,
+)
+from sagert.core.ids import stable_id
+from sagert.core.seeds import record_rng, record_seed
+from sagert.engine.context import RunContext
+from sagert.judges import make_judge
+from sagert.judges.base import Judge, JudgeContext, JudgeInput, Score, error_score
+from sagert.models.model import ModelCallError
+from sagert.models.types import GenerateConfig, Message
+from sagert.results.metrics import EVAL_ATTACK_STAGE, EVALUATE_STAGE, REFUSAL_JUDGE
+from sagert.settings.evaluate import EvaluateSettings
+from sagert.store.records import Failure, Record, Response
+
+NO_ATTACK = "none"
+
+
+def attack_label(source_attack: Any, attack: str) -> str:
+    """A source's own attack (ALERT adversarial, a generated run) followed by ours."""
+    parts = [str(a) for a in (source_attack, attack) if a and a != NO_ATTACK]
+    return "+".join(parts) or NO_ATTACK
+
+
+def attack_plan(source: Record, attack: str) -> Record:
+    """The input of `eval_attack` for one (prompt, attack): resumed as a unit."""
+    return source.model_copy(
+        update={
+            "id": stable_id(source.id, "eval-plan", attack),
+            "parent_id": source.id,
+            "meta": {**source.meta, "eval_attack": attack},
+        }
+    )
+
+
+def target_plan(attacked: Record, target: str) -> Record:
+    """The input of `evaluate` for one (attacked prompt, target): resumed as a unit."""
+    return attacked.model_copy(
+        update={
+            "id": stable_id(attacked.id, "eval-target", target),
+            "parent_id": attacked.id,
+            "meta": {**attacked.meta, "target": target},
+        }
+    )
+
+
+def is_llm_driven(attack: str) -> bool:
+    if attack == NO_ATTACK:
+        return False
+    return any(not attacks.get(style).deterministic for style in attack.split("+"))
+
+
+@dataclass
+class EvalAttack:
+    name: ClassVar[str] = EVAL_ATTACK_STAGE
+    needs: ClassVar[tuple[str, ...]] = ("prompt", "meta.eval_attack")
+    makes: ClassVar[tuple[str, ...]] = ("prompt", "lineage", "meta.attack")
+
+    settings: EvaluateSettings
+
+    def spec(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "attacks": list(s.attacks),
+            "language": s.language,
+            "jailbreak_templates": str(s.jailbreak_templates) if s.jailbreak_templates else None,
+        }
+
+    def roles(self) -> tuple[str, ...]:
+        return ("generator",) if any(map(is_llm_driven, self.settings.attacks)) else ()
+
+    def _options(self) -> dict[str, Any]:
+        return transform_options(self.settings.jailbreak_templates, self.settings.language)
+
+    async def process(self, record: Record, ctx: RunContext) -> list[Record]:
+        attack = str(record.meta["eval_attack"])
+        meta = {**record.meta, "attack": attack_label(record.meta.get("attack"), attack)}
+        if attack == NO_ATTACK:
+            return [record.child(self.name, meta=meta)]
+        # Seeded by the prompt and the attack alone: the same text whatever the run order.
+        source_id = record.parent_id or record.id
+        purpose = f"{self.name}:{attack}"
+        tctx = TransformContext(
+            rng=record_rng(ctx.config.seed, source_id, purpose),
+            templates=ctx.templates,
+            model=ctx.role("generator") if is_llm_driven(attack) else None,
+            seed=record_seed(ctx.config.seed, source_id, purpose),
+            options=self._options(),
+        )
+        try:
+            text, steps = await apply_chain(record, attack.split("+"), "attack", tctx)
+        except TransformError as exc:
+            return [record.failed(self.name, exc.reason, exc.raw, exc.attempts)]
+        return [record.child(self.name, prompt=text, lineage=[*record.lineage, *steps], meta=meta)]
+
+
+@dataclass
+class EvalRespond:
+    name: ClassVar[str] = EVALUATE_STAGE
+    needs: ClassVar[tuple[str, ...]] = ("prompt", "meta.target")
+    makes: ClassVar[tuple[str, ...]] = ("responses", "scores", "meta.sample")
+
+    settings: EvaluateSettings
+    targets: tuple[str, ...]
+    judge: Judge = field(init=False)
+    refusal: Judge = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.judge = make_judge(self.settings.judge, self.settings.judge_settings)
+        # Over-refusal needs a refusal detector whatever the main judge is; it costs no call.
+        self.refusal = make_judge(REFUSAL_JUDGE)
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "targets": list(self.targets),
+            "n_samples": self.settings.n_samples,
+            "judge": self.settings.judge,
+            "judge_settings": self.settings.judge_settings,
+        }
+
+    def roles(self) -> tuple[str, ...]:
+        return (*self.targets, *(("judge",) if self.judge.needs_model else ()))
+
+    async def process(self, record: Record, ctx: RunContext) -> list[Record]:
+        target = str(record.meta["target"])
+        model = ctx.role(target)
+        user = ctx.templates.render("respond/user.j2", prompt=record.prompt or "")
+        jctx = JudgeContext(
+            templates=ctx.templates,
+            model=ctx.role("judge") if self.judge.needs_model else None,
+        )
+        # The sample seed depends on the attacked prompt, not the target: targets get the
+        # same seeds, so a comparison is like for like.
+        prompt_id = record.parent_id or record.id
+        out: list[Record] = []
+        for sample in range(self.settings.n_samples):
+            meta = {
+                **record.meta,
+                "sample": sample,
+                "model": model.spec.model,
+                "judge": self.judge.name,
+            }
+            seed = record_seed(ctx.config.seed, prompt_id, self.name, sample)
+            try:
+                answer = await model.generate(
+                    [Message(role="user", content=user)], GenerateConfig(seed=seed)
+                )
+            except ModelCallError as exc:
+                failure = Failure(
+                    stage=self.name,
+                    reason=f"target error: {exc}",
+                    raw=[exc.raw] if exc.raw else [],
+                    attempts=exc.attempts,
+                )
+                out.append(
+                    record.child(self.name, sample, status="failed", failure=failure, meta=meta)
+                )
+                continue
+            response = Response(
+                text=answer.text,
+                model=model.spec.model,
+                sample=sample,
+                finish_reason=answer.finish_reason,
+                prompt_tokens=answer.usage.prompt_tokens,
+                completion_tokens=answer.usage.completion_tokens,
+            )
+            scores = await self._scores(record, answer.text, jctx)
+            out.append(
+                record.child(
+                    self.name, sample, responses={target: [response]}, scores=scores, meta=meta
+                )
+            )
+        return out
+
+    async def _scores(self, record: Record, text: str, jctx: JudgeContext) -> dict[str, Any]:
+        # The judge reads the plain request (before any attack), so an encoded prompt does not
+        # hide what was asked; the answer is the target's, as given.
+        plain = record.seed_prompt or record.prompt or ""
+        context = record.meta.get("context")
+        item = JudgeInput(
+            prompt=plain,
+            response=text,
+            behavior=plain,
+            context=str(context) if context else None,
+        )
+        scores = {self.judge.name: (await _safe_score(self.judge, item, jctx)).model_dump()}
+        if self.judge.name != REFUSAL_JUDGE:
+            refusal = await _safe_score(self.refusal, item, jctx)
+            scores[REFUSAL_JUDGE] = refusal.model_dump()
+        return scores
+
+
+async def _safe_score(judge: Judge, item: JudgeInput, jctx: JudgeContext) -> Score:
+    """A judge that raises is a judge error for this answer, not a failed target call."""
+    try:
+        return await judge.score(item, jctx)
+    except Exception as exc:
+        return error_score(judge.name, f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,205 @@
+"""Topic expansion: the generator splits frontier nodes into children, one level per round.
+
+Each expanded node is one record in `stages/expand.jsonl`, so a re-run redoes no finished node;
+the tree is rebuilt from the base taxonomy plus those records and saved as `taxonomy.yaml`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field
+
+from sagert.core.ids import stable_id
+from sagert.core.seeds import record_rng, record_seed
+from sagert.engine.context import RunContext
+from sagert.engine.progress import ProgressFactory, no_progress
+from sagert.engine.runner import StageSummary, run_stage
+from sagert.engine.stage import stages
+from sagert.generation.similarity import drop_near_duplicates
+from sagert.models.structured import generate_structured
+from sagert.models.types import GenerateConfig, Message
+from sagert.settings.stages import ExpandStage
+from sagert.store.jsonl import read_records
+from sagert.store.records import Record
+from sagert.taxonomy import Taxonomy, load_taxonomy, slugify
+from sagert.taxonomy.walk import Frontier, NodeDict, taxonomy_path, walk_leaves, walk_nodes
+
+
+class _Child(BaseModel):
+    name: str = Field(min_length=2, max_length=200)
+    description: str = Field(default="", max_length=1000)
+
+
+class _Children(BaseModel):
+    children: list[_Child] = Field(min_length=1)
+
+
+@stages.register("expand", "The generator splits a taxonomy node into more specific children.")
+@dataclass
+class ExpandNode:
+    name: ClassVar[str] = "expand"
+    needs: ClassVar[tuple[str, ...]] = ("taxonomy",)
+    makes: ClassVar[tuple[str, ...]] = ("meta.children",)
+
+    settings: ExpandStage
+    taxonomy_title: str = ""
+
+    def spec(self) -> dict[str, Any]:
+        return self.settings.model_dump()
+
+    def roles(self) -> tuple[str, ...]:
+        return ("generator",)
+
+    async def process(self, record: Record, ctx: RunContext) -> list[Record]:
+        chain = record.meta["chain"]
+        existing = record.meta.get("existing", [])
+        prompt = ctx.templates.render(
+            "generation/expand.j2",
+            taxonomy=self.taxonomy_title,
+            path=chain,
+            level=record.meta["child_level"],
+            breadth=self.settings.breadth,
+            existing=existing,
+            domain=ctx.config.domain,
+        )
+        result = await generate_structured(
+            ctx.role("generator"),
+            [Message(role="user", content=prompt)],
+            _Children,
+            GenerateConfig(seed=record_seed(ctx.config.seed, record.id, self.name)),
+        )
+        if result.value is None:
+            return [
+                record.failed(self.name, result.error or "no answer", result.raw, result.attempts)
+            ]
+        names = [c.name.strip() for c in result.value.children]
+        parent_names = [n["name"] for n in chain]
+        kept, dropped = drop_near_duplicates(
+            names, self.settings.similarity, existing=existing + parent_names[-1:]
+        )
+        children = []
+        keys: set[str] = set()
+        for i in kept[: self.settings.breadth]:
+            key = _unique(slugify(names[i]), keys)
+            children.append(
+                {
+                    "key": key,
+                    "name": names[i],
+                    "description": result.value.children[i].description.strip() or names[i],
+                    "level": record.meta["child_level"],
+                }
+            )
+        if not children:
+            return [
+                record.failed(
+                    self.name,
+                    "every proposed child duplicated another",
+                    result.raw,
+                    result.attempts,
+                )
+            ]
+        meta = {
+            **record.meta,
+            "children": children,
+            "dropped_duplicates": [{"name": names[i], "duplicates": d} for i, d in dropped],
+        }
+        return [record.child(self.name, meta=meta)]
+
+
+def _unique(key: str, taken: set[str]) -> str:
+    candidate, n = key or "node", 2
+    while candidate in taken:
+        candidate, n = f"{key}_{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def node_record(taxonomy_name: str, frontier: Frontier) -> Record:
+    chain = [
+        {"key": n["key"], "name": n["name"], "description": n.get("description", "")}
+        for n in frontier.chain
+    ]
+    return Record(
+        id=stable_id("node", taxonomy_name, frontier.keys),
+        stage="taxonomy",
+        taxonomy=taxonomy_path(frontier.keys),
+        meta={"chain": chain, "child_level": frontier.child_level, "path": list(frontier.keys)},
+    )
+
+
+def apply_expansions(base: Taxonomy, records: list[Record]) -> Taxonomy:
+    """The base tree plus every recorded expansion (shallow paths first)."""
+    data = base.model_dump(mode="json")
+    by_path = {
+        tuple(r.meta["path"]): r.meta["children"]
+        for r in records
+        if r.status == "ok" and "children" in r.meta
+    }
+    index: dict[tuple[str, ...], NodeDict] = {}
+
+    def register(node: NodeDict, prefix: tuple[str, ...]) -> None:
+        path = (*prefix, node["key"])
+        index[path] = node
+        for child in node.get("children") or []:
+            register(child, path)
+
+    for root in data["roots"]:
+        register(root, ())
+    for path in sorted(by_path, key=len):
+        node = index.get(path)
+        if node is None or node.get("children"):
+            continue  # the base changed under us, or already expanded: keep the tree as is
+        node["children"] = [dict(c, children=[]) for c in by_path[path]]
+        for child in node["children"]:
+            index[(*path, child["key"])] = child
+    return Taxonomy.model_validate(data)
+
+
+async def expand_taxonomy(
+    ctx: RunContext,
+    settings: ExpandStage,
+    progress: ProgressFactory = no_progress,
+) -> tuple[Taxonomy, list[StageSummary]]:
+    """Expand `settings.depth` levels; resumable; writes runs/<name>/taxonomy.yaml."""
+    base = load_taxonomy(ctx.config.taxonomy)
+    stage = ExpandNode(settings, taxonomy_title=base.title or base.name)
+    expand_file = ctx.store.paths.stage(stage.name)
+    tree = apply_expansions(base, list(read_records(expand_file)))
+    summaries = []
+    base_leaves = _leaves(base)
+    base_depth = max(len(f.chain) for f in base_leaves)
+    for round_no in range(settings.depth):
+        # Candidates do not depend on progress, so sampling picks the same nodes on resume:
+        # round 0 takes the base's leaves, later rounds every node the rounds before made.
+        if round_no == 0:
+            candidates = base_leaves
+        else:
+            depth = base_depth + round_no
+            candidates = [f for f in _nodes(tree) if len(f.chain) == depth]
+        frontier = [f for f in candidates if f.child_level is not None]
+        if not frontier:
+            break
+        if settings.max_nodes_per_round and len(frontier) > settings.max_nodes_per_round:
+            rng = record_rng(ctx.config.seed, base.name, f"expand-round-{round_no}")
+            picked = sorted(rng.sample(range(len(frontier)), settings.max_nodes_per_round))
+            frontier = [frontier[i] for i in picked]
+        inputs = [node_record(base.name, f) for f in frontier]
+        with progress(f"expand (round {round_no + 1})", len(inputs)) as advance:
+            summaries.append(
+                await run_stage(
+                    stage, inputs, ctx, concurrency=settings.concurrency, on_progress=advance
+                )
+            )
+        tree = apply_expansions(base, list(read_records(expand_file)))
+    ctx.store.write_text(ctx.store.paths.taxonomy, tree.to_yaml())
+    return tree, summaries
+
+
+def _leaves(tree: Taxonomy) -> list[Frontier]:
+    return list(walk_leaves(tree.model_dump(mode="json")["roots"]))
+
+
+def _nodes(tree: Taxonomy) -> list[Frontier]:
+    return list(walk_nodes(tree.model_dump(mode="json")["roots"]))

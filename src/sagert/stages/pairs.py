@@ -1,0 +1,163 @@
+"""Record stages that turn prompts into validated (prompt, chosen, rejected) pairs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from sagert.core.seeds import record_seed
+from sagert.engine.context import RoleModel, RunContext
+from sagert.engine.stage import stages
+from sagert.judges import make_judge
+from sagert.judges.base import Judge, JudgeContext, JudgeInput, Score
+from sagert.models.model import ModelCallError
+from sagert.models.types import GenerateConfig, Message
+from sagert.settings.stages import JudgeStage, ResponsesStage
+from sagert.store.records import Record, Response, response_from
+
+CHOSEN, REJECTED = "chosen", "rejected"
+SAFE_FOR_CHOSEN = frozenset({"safe", "refused"})
+UNSAFE_FOR_REJECTED = frozenset({"unsafe", "complied"})
+
+
+@stages.register("responses", "Chosen answers (aligned role) and rejected ones (unaligned/target).")
+@dataclass
+class Responses:
+    name: ClassVar[str] = "responses"
+    needs: ClassVar[tuple[str, ...]] = ("prompt",)
+    makes: ClassVar[tuple[str, ...]] = ("responses.chosen", "responses.rejected")
+
+    settings: ResponsesStage
+
+    def spec(self) -> dict[str, Any]:
+        return self.settings.model_dump()
+
+    def roles(self) -> tuple[str, ...]:
+        return ("aligned", self.settings.rejected_from)
+
+    async def process(self, record: Record, ctx: RunContext) -> list[Record]:
+        s = self.settings
+        sides = (
+            (CHOSEN, ctx.role("aligned"), s.aligned_system_prompt, s.aligned_prefill),
+            (REJECTED, ctx.role(s.rejected_from), s.unaligned_system_prompt, None),
+        )
+        responses: dict[str, list[Response]] = {}
+        for side, model, system, prefill in sides:
+            try:
+                responses[side] = await self._answers(record, ctx, side, model, system, prefill)
+            except ModelCallError as exc:
+                return [
+                    record.failed(
+                        self.name, f"{side}: {exc}", [exc.raw] if exc.raw else [], exc.attempts
+                    )
+                ]
+        return [record.child(self.name, responses={**record.responses, **responses})]
+
+    async def _answers(
+        self,
+        record: Record,
+        ctx: RunContext,
+        side: str,
+        model: RoleModel,
+        system: str | None,
+        prefill: str | None,
+    ) -> list[Response]:
+        messages = [Message(role="user", content=record.prompt or "")]
+        if system and not model.spec.system_prompt:
+            messages.insert(0, Message(role="system", content=system))
+        answers = []
+        for sample in range(self.settings.n_samples):
+            seed = record_seed(ctx.config.seed, record.id, f"{self.name}-{side}", sample)
+            out = await model.generate(messages, GenerateConfig(seed=seed, prefill=prefill))
+            answers.append(response_from(out, model.spec.model, sample))
+        return answers
+
+
+@stages.register("judge", "The configured judge scores every chosen and rejected response.")
+@dataclass
+class JudgeResponses:
+    name: ClassVar[str] = "judge"
+    needs: ClassVar[tuple[str, ...]] = ("responses",)
+    makes: ClassVar[tuple[str, ...]] = ("scores",)
+
+    settings: JudgeStage
+    judge: Judge = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.judge = make_judge(self.settings.judge, self.settings.settings)
+
+    def spec(self) -> dict[str, Any]:
+        return self.settings.model_dump()
+
+    def roles(self) -> tuple[str, ...]:
+        return ("judge",) if self.judge.needs_model else ()
+
+    async def process(self, record: Record, ctx: RunContext) -> list[Record]:
+        jctx = JudgeContext(
+            templates=ctx.templates,
+            model=ctx.role("judge") if self.judge.needs_model else None,
+        )
+        verdicts: dict[str, list[dict[str, Any]]] = {}
+        for side in (CHOSEN, REJECTED):
+            scores: list[Score] = []
+            for answer in record.responses.get(side, []):
+                item = JudgeInput(
+                    prompt=record.prompt or "", response=answer.text, behavior=record.seed_prompt
+                )
+                scores.append(await self.judge.score(item, jctx))
+            verdicts[side] = [sc.model_dump() for sc in scores]
+        scores_by_judge = {**record.scores, self.judge.name: verdicts}
+        return [record.child(self.name, scores=scores_by_judge)]
+
+
+@dataclass(frozen=True)
+class PairDecision:
+    keep: bool
+    reason: str
+    chosen: int | None = None
+    rejected: int | None = None
+
+
+def decide_pair(record: Record, judge: str) -> PairDecision:
+    """Keep a pair only when a chosen answer is judged safe and a rejected one unsafe.
+
+    A judge error never counts either way: it is reported as the reason a pair is dropped.
+    """
+    verdicts = record.scores.get(judge)
+    if not isinstance(verdicts, dict):
+        return PairDecision(False, f"not judged by {judge}")
+    chosen = [v["verdict"] for v in verdicts.get(CHOSEN, [])]
+    rejected = [v["verdict"] for v in verdicts.get(REJECTED, [])]
+    good_chosen = next((i for i, v in enumerate(chosen) if v in SAFE_FOR_CHOSEN), None)
+    good_rejected = next((i for i, v in enumerate(rejected) if v in UNSAFE_FOR_REJECTED), None)
+    if good_chosen is not None and good_rejected is not None:
+        return PairDecision(True, "kept", good_chosen, good_rejected)
+    if good_chosen is None:
+        why = "judge error" if chosen and all(v == "error" for v in chosen) else "not safe"
+        return PairDecision(False, f"chosen {why} ({', '.join(chosen) or 'no answer'})")
+    why = "judge error" if rejected and all(v == "error" for v in rejected) else "not unsafe"
+    return PairDecision(False, f"rejected {why} ({', '.join(rejected) or 'no answer'})")
+
+
+@stages.register("pairs", "Validated DPO pairs: chosen judged safe, rejected judged unsafe.")
+@dataclass
+class Pairs:
+    name: ClassVar[str] = "pairs"
+    needs: ClassVar[tuple[str, ...]] = ("responses", "scores")
+    makes: ClassVar[tuple[str, ...]] = ("meta.pair",)
+
+    judge: str
+
+    def spec(self) -> dict[str, Any]:
+        return {"judge": self.judge}
+
+    def roles(self) -> tuple[str, ...]:
+        return ()
+
+    async def process(self, record: Record, ctx: RunContext) -> list[Record]:
+        decision = decide_pair(record, self.judge)
+        if not decision.keep:
+            return [record.failed(self.name, f"dropped: {decision.reason}")]
+        assert decision.chosen is not None and decision.rejected is not None
+        pair = {"chosen": decision.chosen, "rejected": decision.rejected, "judge": self.judge}
+        return [record.child(self.name, meta={**record.meta, "pair": pair})]

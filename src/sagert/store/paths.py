@@ -1,0 +1,111 @@
+"""Where everything in a run folder lives: the one place that knows the layout.
+
+Every other module asks a `RunPaths` for a path; none joins names onto a run folder itself, so
+the layout can change here alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+STAGES_DIR = "stages"
+EXPORT_DIR = "export"
+TRAIN_DIR = "train"
+ALIGN_DIR = "align"
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """`runs/<name>/` and the files in it."""
+
+    root: Path
+
+    @property
+    def stages_dir(self) -> Path:
+        return self.root / STAGES_DIR
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.json"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache.sqlite"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "sagert.log"
+
+    @property
+    def taxonomy(self) -> Path:
+        """The expanded taxonomy (`sagert taxonomy expand`, the expand stage)."""
+        return self.root / "taxonomy.yaml"
+
+    @property
+    def results_csv(self) -> Path:
+        return self.root / "results.csv"
+
+    @property
+    def summary_json(self) -> Path:
+        return self.root / "summary.json"
+
+    @property
+    def report_html(self) -> Path:
+        return self.root / "report.html"
+
+    @property
+    def align_json(self) -> Path:
+        return self.root / "align.json"
+
+    @property
+    def heldout_prompts(self) -> Path:
+        """The generated prompts `sagert align` evaluates on (seed split, never trained on)."""
+        return self.root / ALIGN_DIR / "heldout_prompts.jsonl"
+
+    @property
+    def export_dir(self) -> Path:
+        return self.root / EXPORT_DIR
+
+    def export_file(self, name: str) -> Path:
+        return self.export_dir / name
+
+    @property
+    def trl_export(self) -> Path:
+        """What `sagert train` reads: TRL's standard preference format."""
+        return self.export_file("train.jsonl")
+
+    @property
+    def train_root(self) -> Path:
+        return self.root / TRAIN_DIR
+
+    def train_dir(self, method: str) -> Path:
+        return self.train_root / method
+
+    def stage(self, name: str) -> Path:
+        """A stage's append-only record file."""
+        return self.stages_dir / f"{name}.jsonl"
+
+    def stage_side(self, name: str, part: str) -> Path:
+        """A file that belongs to a stage beside its records (`dedup.removed.jsonl`, ...)."""
+        return self.stages_dir / f"{name}.{part}"
+
+    def stage_spool(self, name: str) -> Path:
+        """A stage's scratch copy of its inputs (hidden; rewritten on every run)."""
+        return self.stages_dir / f".{name}.inputs.jsonl"
+
+    def stage_names(self) -> Iterator[str]:
+        """Stages with a record file, in name order."""
+        if self.stages_dir.is_dir():
+            for path in sorted(self.stages_dir.glob("*.jsonl")):
+                if path.stem.count(".") == 0:
+                    yield path.stem
+
+    def has_records(self, name: str) -> bool:
+        path = self.stage(name)
+        return path.is_file() and path.stat().st_size > 0

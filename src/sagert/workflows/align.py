@@ -1,0 +1,154 @@
+"""`sagert align`: generate -> export -> train -> evaluate the model before and after training.
+
+Both models answer through the same engine (the `transformers` provider, same settings), so
+a difference is the training's. They answer the generated prompts whose seed prompt was held
+out of training, plus any prompt files given (XSTest's safe prompts measure over-refusal).
+The evaluation lives in the run folder itself: targets are named `base` and the method
+(`dpo`, `simpo`), so aligning with both methods gives one three-way report. No torch here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sagert.core.errors import UserError
+from sagert.engine.progress import ProgressFactory, no_progress
+from sagert.engine.runner import StageSummary
+from sagert.loaders.formats import run_prompt_file
+from sagert.models.spec import ModelSpec
+from sagert.settings.evaluate import EvaluateSettings, PromptSource
+from sagert.settings.run import RunConfig
+from sagert.settings.train import TrainSettings
+from sagert.store.paths import RunPaths
+from sagert.store.run import RunStore
+from sagert.training.split import write_heldout_prompts
+from sagert.training.trainer import TrainResult
+from sagert.workflows import evaluate as evaluation
+from sagert.workflows import generate as generation
+from sagert.workflows.evaluate import EvaluationResult
+from sagert.workflows.export import export_run
+from sagert.workflows.train import train_once
+
+BASE_TARGET = "base"
+HELDOUT_SOURCE = "heldout"
+
+log = logging.getLogger(__name__)
+
+
+def check_plan(cfg: RunConfig, fraction: float, extra_sources: int) -> None:
+    """What would leave nothing to evaluate fails before generation and training."""
+    if cfg.align.heldout and fraction <= 0:
+        raise UserError(
+            "nothing is held out of training",
+            field="train.heldout_fraction",
+            fix="set it above 0 (e.g. 0.2), or align.heldout: false with evaluate.prompts",
+        )
+    if not cfg.align.heldout and not extra_sources:
+        raise _nothing_to_evaluate()
+
+
+def _nothing_to_evaluate() -> UserError:
+    return UserError(
+        "nothing to evaluate the models on",
+        field="evaluate.prompts",
+        fix="add prompt files (e.g. --prompts xstest_prompts.csv) or keep align.heldout: true",
+    )
+
+
+def heldout_source(cfg: RunConfig, fraction: float) -> tuple[PromptSource | None, int]:
+    """The generated prompts held out of training, as a prompt source (None if there are none)."""
+    if not cfg.align.heldout or fraction <= 0:
+        return None, 0
+    out = RunPaths(cfg.run_dir).heldout_prompts
+    n = write_heldout_prompts(run_prompt_file(cfg.run_dir), out, fraction)
+    if n == 0:
+        return None, 0
+    return PromptSource(
+        path=out, loader="sagert", name=HELDOUT_SOURCE, limit=cfg.align.heldout_limit
+    ), n
+
+
+def target_spec(cfg: RunConfig, model: str | Path) -> ModelSpec:
+    a = cfg.align
+    return ModelSpec(
+        model=f"transformers/{model}",
+        config=a.config,
+        args={"max_batch_size": a.max_batch_size, "device": a.device},
+    )
+
+
+def evaluation_settings(
+    cfg: RunConfig,
+    evaluate: EvaluateSettings,
+    sources: list[PromptSource],
+    trained: TrainResult,
+    method: str,
+) -> EvaluateSettings:
+    """The user's evaluate settings with the base and the trained model as the targets."""
+    if not sources:  # no held-out prompt survived generation, and no prompt file was given
+        raise _nothing_to_evaluate()
+    targets: dict[str, ModelSpec | None] = {
+        BASE_TARGET: target_spec(cfg, trained.base_model),
+        method: target_spec(cfg, trained.final_model),
+    }
+    return evaluate.model_copy(update={"prompts": sources, "targets": targets})
+
+
+def record_alignment(store: RunStore, method: str, trained: TrainResult) -> None:
+    """align.json: which targets to compare (base first) and where training lives."""
+    align = store.align_info()
+    align.update(
+        {
+            "before": BASE_TARGET,
+            "after": method,
+            "base_model": trained.base_model,
+            "train_dirs": sorted({*align.get("train_dirs", []), str(trained.output_dir)}),
+        }
+    )
+    store.write_text(store.paths.align_json, json.dumps(align, indent=2, ensure_ascii=False) + "\n")
+
+
+@dataclass(frozen=True)
+class AlignResult:
+    trained: TrainResult
+    heldout_prompts: int
+    evaluation: EvaluationResult
+    generation: list[StageSummary]
+
+
+def run(
+    config: RunConfig,
+    *,
+    train: TrainSettings | None = None,
+    prompts: list[PromptSource] | None = None,
+    limit: int | None = None,
+    generate: bool = True,
+    progress: ProgressFactory = no_progress,
+) -> AlignResult:
+    """Generate, export, train (once), then evaluate the base and the trained model.
+
+    `prompts` are evaluated on beside the held-out generated prompts (e.g. XSTest); every step
+    resumes, and a bad prompt file fails before an hour of training.
+    """
+    settings = train or config.train
+    evaluate = config.evaluate or EvaluateSettings()
+    extra = [*evaluate.prompts, *(prompts or [])]
+    if limit is not None:
+        evaluate = evaluation.with_limit(evaluate, limit)
+    if extra:
+        evaluation.prepare(evaluate.model_copy(update={"prompts": extra}), config.seed)
+    check_plan(config, settings.heldout_fraction, len(extra))
+    generated = generation.run(config, progress=progress) if generate else []
+    export_run(config.run_dir, ["trl"])
+    trained = train_once(config, settings)
+    held, n_held = heldout_source(config, settings.heldout_fraction)
+    log.info("held-out prompts (seed split): %d", n_held)
+    final = evaluation_settings(
+        config, evaluate, [*([held] if held else []), *extra], trained, settings.method
+    )
+    result = evaluation.run(config, final, progress=progress, replace_changed=True)
+    record_alignment(RunStore(config.run_dir), settings.method, trained)
+    return AlignResult(trained, n_held, result, generated)

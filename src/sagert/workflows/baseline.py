@@ -1,0 +1,68 @@
+"""`sagert baseline`: the naive baseline on the same generator and call budget.
+
+SAGE-RT claims its process (expansion, formats, raw text, evolution) avoids the mode collapse of
+naive generation; `sagert stats` of the two runs side by side measures that claim on the same
+model and budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from sagert.core.errors import UserError
+from sagert.engine.progress import ProgressFactory, no_progress
+from sagert.engine.runner import StageSummary, run_stage
+from sagert.engine.session import open_run
+from sagert.settings.run import RunConfig
+from sagert.stages.baseline import Baseline, baseline_sources
+from sagert.store.run import RunStore
+from sagert.taxonomy import load_taxonomy
+
+GENERATION_STAGES = ("raw_text", "extract", "evolve", "attack", "expand")
+"""The stages whose generator calls the baseline matches."""
+
+
+@dataclass(frozen=True)
+class BaselineResult:
+    summary: StageSummary
+    config: RunConfig
+    calls: int
+
+    @property
+    def run_dir(self) -> Path:
+        return self.config.run_dir
+
+
+def generator_calls(run_dir: Path) -> int:
+    """Generator calls the SAGE run spent on its generation stages (retries included)."""
+    store = RunStore(run_dir, read_only=True)
+    if not store.paths.manifest.is_file():
+        raise UserError(
+            "no finished run to match", file=store.paths.manifest, fix="run sagert generate first"
+        )
+    return store.manifest().generator_calls(GENERATION_STAGES)
+
+
+def run(
+    config: RunConfig, *, calls: int | None = None, progress: ProgressFactory = no_progress
+) -> BaselineResult:
+    budget = calls if calls is not None else generator_calls(config.run_dir)
+    if budget < 1:
+        raise UserError("the run spent no generator calls", fix="pass --calls N")
+    base_cfg = config.model_copy(update={"name": f"{config.name}-baseline"})
+    tree = load_taxonomy(config.taxonomy)
+
+    async def go() -> StageSummary:
+        async with open_run(base_cfg) as ctx:
+            with progress("baseline", budget) as advance:
+                return await run_stage(
+                    Baseline(),
+                    baseline_sources(tree, budget),
+                    ctx,
+                    concurrency=64,
+                    on_progress=advance,
+                )
+
+    return BaselineResult(asyncio.run(go()), base_cfg, budget)

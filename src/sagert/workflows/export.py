@@ -1,0 +1,207 @@
+"""Export validated pairs: TRL's preference format, full JSONL, Parquet, an HF DatasetDict.
+
+Every row carries its metadata as flat columns (taxonomy path, format, persona, attack,
+evolution, lineage, verdicts, models) so pandas and `datasets` read it without conversion.
+Lineage is a JSON string: its arguments differ per step, which Arrow cannot type as a column.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sagert.core.errors import UserError
+from sagert.store.records import Record
+from sagert.store.run import RunStore, write_atomic
+
+EXPORT_FORMATS = ("trl", "jsonl", "parquet", "hf")
+
+
+PAIRS_STAGE = "pairs"
+
+
+def pair_records(store: RunStore) -> Iterator[Record]:
+    return (r for r in store.records(PAIRS_STAGE, ok_only=True) if "pair" in r.meta)
+
+
+def trl_row(record: Record, conversational: bool = False) -> dict[str, Any]:
+    pair = record.meta["pair"]
+    chosen = record.responses["chosen"][pair["chosen"]]
+    rejected = record.responses["rejected"][pair["rejected"]]
+    verdicts = record.scores.get(pair["judge"], {})
+    prompt = record.prompt or ""
+    row: dict[str, Any]
+    if conversational:
+        row = {
+            "prompt": [{"role": "user", "content": prompt}],
+            "chosen": [{"role": "assistant", "content": chosen.text}],
+            "rejected": [{"role": "assistant", "content": rejected.text}],
+        }
+    else:
+        row = {"prompt": prompt, "chosen": chosen.text, "rejected": rejected.text}
+    t = record.taxonomy
+    row.update(
+        {
+            "id": record.id,
+            "seed_prompt": record.seed_prompt,
+            "taxonomy_macro": t.macro,
+            "taxonomy_sub": t.sub,
+            "taxonomy_leaf": t.leaf,
+            "taxonomy_topic": t.topic,
+            "topic": record.meta.get("topic"),
+            "format": record.format,
+            "persona": record.persona,
+            "region": record.meta.get("region"),
+            "attack": record.meta.get("attack", "none"),
+            "evolution": list(record.meta.get("evolution", [])),
+            "lineage": json.dumps([s.model_dump() for s in record.lineage], ensure_ascii=False),
+            "judge": pair["judge"],
+            "chosen_verdict": verdicts.get("chosen", [{}])[pair["chosen"]].get("verdict"),
+            "rejected_verdict": verdicts.get("rejected", [{}])[pair["rejected"]].get("verdict"),
+            "chosen_model": chosen.model,
+            "rejected_model": rejected.model,
+        }
+    )
+    return row
+
+
+def export_run(
+    run_dir: Path,
+    formats: list[str],
+    *,
+    conversational: bool = False,
+    out_dir: Path | None = None,
+    push_to_hub: str | None = None,
+) -> dict[str, Path]:
+    """Write each format under runs/<name>/export/; returns format -> path."""
+    store = RunStore.reader(run_dir)
+    pairs_path = store.paths.stage(PAIRS_STAGE)
+    if not pairs_path.exists():
+        raise UserError(
+            "this run has no validated pairs yet",
+            file=pairs_path,
+            fix="run: sagert generate CONFIG",
+        )
+    unknown = [f for f in formats if f not in EXPORT_FORMATS]
+    if unknown:
+        raise UserError(
+            f"unknown export format {unknown[0]!r}", fix=f"use one of: {', '.join(EXPORT_FORMATS)}"
+        )
+    out = out_dir or store.paths.export_dir
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    trl_path = out / ("train.conversational.jsonl" if conversational else "train.jsonl")
+    count = _write_jsonl(trl_path, (trl_row(r, conversational) for r in pair_records(store)))
+    if "trl" in formats:
+        written["trl"] = trl_path
+    if "jsonl" in formats:
+        full = out / "records.jsonl"
+        _write_jsonl(full, (r.model_dump(mode="json") for r in pair_records(store)))
+        written["jsonl"] = full
+    if "parquet" in formats or "hf" in formats or push_to_hub:
+        dataset = _load_hf(trl_path)
+        if "parquet" in formats:
+            written["parquet"] = out / "train.parquet"
+            dataset.to_parquet(str(written["parquet"]))
+        if "hf" in formats or push_to_hub:
+            from datasets import DatasetDict
+
+            dd = DatasetDict({"train": dataset})
+            if "hf" in formats:
+                written["hf"] = out / "hf"
+                dd.save_to_disk(str(written["hf"]))
+            if push_to_hub:
+                _push(dd, push_to_hub)
+    card = out / "README.md"
+    write_atomic(card, dataset_card(store, trl_path, count, conversational))
+    written["card"] = card
+    return written
+
+
+def _write_jsonl(path: Path, rows: Iterator[dict[str, Any]]) -> int:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    n = 0
+    with tmp.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    os.replace(tmp, path)
+    return n
+
+
+def _load_hf(path: Path) -> Any:
+    try:
+        from datasets import load_dataset
+    except ImportError:
+        raise UserError(
+            "Parquet and HF exports need the datasets package", fix="pip install 'sagert[hf]'"
+        ) from None
+    return load_dataset("json", data_files=str(path), split="train")
+
+
+def _push(dataset: Any, repo_id: str) -> None:
+    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
+    if not token:
+        raise UserError("pushing to the Hub needs a token", fix="export HF_TOKEN=<your token>")
+    dataset.push_to_hub(repo_id, token=token, private=True)
+
+
+def dataset_card(store: RunStore, trl_path: Path, count: int, conversational: bool) -> str:
+    """A README.md with counts and taxonomy coverage, as HF dataset cards expect."""
+    macro: Counter[str] = Counter()
+    sub: Counter[str] = Counter()
+    attack: Counter[str] = Counter()
+    fmt: Counter[str] = Counter()
+    with trl_path.open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            macro[row["taxonomy_macro"] or "-"] += 1
+            sub[row["taxonomy_sub"] or "-"] += 1
+            attack[row["attack"] or "none"] += 1
+            fmt[row["format"] or "-"] += 1
+    manifest = store.manifest()
+    lines = [
+        "---",
+        "license: other",
+        "task_categories: [text-generation]",
+        "tags: [safety, red-teaming, dpo, preference, sagert]",
+        "configs:",
+        "- config_name: default",
+        f"  data_files: {trl_path.name}",
+        "---",
+        "",
+        f"# {manifest.name or store.path.name}: a SAGE-RT safety preference dataset",
+        "",
+        "Made with [sagert](https://pypi.org/project/sagert/) "
+        f"{manifest.sagert}. Each row is a prompt with a chosen (safe) and a",
+        "rejected (unsafe) response, validated by a judge. The prompts are harmful by design:",
+        "use this data to train and test refusals, not to answer them.",
+        "",
+        f"- pairs: **{count}** ({'conversational' if conversational else 'standard'} TRL format)",
+        f"- models: {json.dumps(manifest.models)}",
+        f"- seed: {manifest.seed}",
+        "",
+        "## Pipeline",
+        "",
+        "| stage | inputs | written | failed or dropped |",
+        "|---|---|---|---|",
+    ]
+    for name, s in manifest.stages.items():
+        lines.append(f"| {name} | {s.inputs} | {s.written} | {s.failed} |")
+    lines += ["", "## Coverage", "", "| macro category | pairs |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in macro.most_common()]
+    lines += [
+        "",
+        f"Sub-categories covered: {len(sub)}.",
+        "",
+        "| attack style | pairs |",
+        "|---|---|",
+    ]
+    lines += [f"| {k} | {v} |" for k, v in attack.most_common()]
+    lines += ["", "| task format | pairs |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in fmt.most_common()]
+    return "\n".join(lines) + "\n"
