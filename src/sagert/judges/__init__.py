@@ -1,7 +1,7 @@
 """Judges: classify a prompt or a response as safe, unsafe, refused, or a judge error.
 
 Importing this package registers the built-in judges: llamaguard3, harmbench, refusal, rubric,
-strongreject.
+strongreject, xstest.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sagert.judges import harmbench, llamaguard, refusal, rubric, strongreject
+from sagert.judges import harmbench, llamaguard, refusal, rubric, strongreject, xstest
 from sagert.judges.base import Judge, judges
 
 
@@ -28,4 +28,5 @@ __all__ = [
     "refusal",
     "rubric",
     "strongreject",
+    "xstest",
 ]
