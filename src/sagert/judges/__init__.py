@@ -1,7 +1,7 @@
 """Judges: classify a prompt or a response as safe, unsafe, refused, or a judge error.
 
 Importing this package registers the built-in judges: llamaguard3, harmbench, refusal, rubric,
-strongreject, xstest.
+strongreject, xstest, and panel (a judge made of the others).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sagert.judges import harmbench, llamaguard, refusal, rubric, strongreject, xstest
+from sagert.judges import harmbench, llamaguard, panel, refusal, rubric, strongreject, xstest
 from sagert.judges.base import Judge, judges
 
 
@@ -25,6 +25,7 @@ __all__ = [
     "judges",
     "llamaguard",
     "make_judge",
+    "panel",
     "refusal",
     "rubric",
     "strongreject",
