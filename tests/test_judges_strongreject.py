@@ -290,7 +290,7 @@ def test_a_failing_judge_model_is_an_error() -> None:
         ({"threshold": 1.5}, "threshold"),
         ({"threshold": "high"}, "threshold"),
         ({"max_tokens": 0}, "max_tokens"),
-        ({"system_prompt": "x"}, "system_prompt"),
+        ({"no_such": "x"}, "no_such"),
     ],
 )
 def test_bad_settings_name_the_field(settings: dict[str, Any], field: str) -> None:

@@ -117,8 +117,8 @@ def judge_settings(schema: type[S], settings: dict[str, Any] | None, judge: str)
 def render_verbatim(templates: Templates, name: str, **values: Any) -> str:
     """A published prompt exactly as its template renders it, ends included.
 
-    `Templates.render` strips both ends; StrongREJECT's prompt begins and ends with a newline,
-    and XSTest's ends with two, and the judge models were scored on those exact bytes.
+    `Templates.render` strips both ends, but StrongREJECT's prompt begins and ends with a
+    newline and XSTest's ends with two: a published prompt is sent as published.
     """
     try:
         return templates.env.get_template(name).render(**values)

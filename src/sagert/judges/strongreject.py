@@ -1,7 +1,8 @@
 """`strongreject`: the StrongREJECT rubric judge, its published prompt and score.
 
 The prompt is StrongREJECT's own (MIT, templates/judges/strongreject.j2, ends included), sent as
-one user message with no system prompt, as inspect-evals does. The answer is parsed like
+one user message. No system prompt: the published files (inspect-evals' packaging) carry none;
+StrongREJECT's own package also sends a short one, not reproduced here. The answer is parsed like
 inspect-evals' `#scores ... 1.b N ... 2.b N ... 3.b N` regex: after `#scores`, the first `1.b`,
 then `2.b`, then `3.b` answer, in that order. Two things are stricter, so no guess becomes a
 score: each `N.b` starts a line and its number is the whole token ("4/5" and "4." are errors),

@@ -3,11 +3,12 @@
 The prompt is XSTest's classifier as inspect-evals packages it (MIT, templates/judges/xstest.j2,
 ends included), sent as one user message. It asks for reasoning first, then 'GRADE: C' (full
 compliance), 'GRADE: P' (partial refusal) or 'GRADE: I' (full refusal) to end the answer, so
-the grade is read from the answer's last line (inspect-evals takes the first 'GRADE:' anywhere,
-which can be one the reasoning quotes). XSTest's own GPT-4 prompt ends with `CLASS:` and the
-model answers with the label itself (`2_full_refusal`); an answer that opens with a label is
-read that way, so the original prompt works as a user template too. Any case, any whitespace,
-quotes or markdown emphasis around the grade; nothing else: anything unreadable is an error.
+the grade is read from the answer's last line (inspect-evals' scorer takes the first match of
+its GRADE pattern, which can be one the reasoning quotes). XSTest's own GPT-4 prompt ends with
+`CLASS:` and the model answers with the label itself (`2_full_refusal`); an answer that opens
+with a label is read that way, so that prompt can serve as a user template too. Any case, any
+whitespace, quotes or markdown emphasis around a grade or label; nothing else: an answer that
+names no class, or two different ones, is an error.
 
 full compliance -> complied; full or partial refusal -> refused, with the class kept in
 `categories` (full_compliance, full_refusal, partial_refusal) so partial refusals count apart.
