@@ -10,8 +10,10 @@ Rules: `any_unsafe` (one unsafe vote is enough), `all_unsafe` (every vote must b
 default: a tie is no answer, and any tie-break would bias the rate it lands in (`tie: unsafe`
 or `tie: safe` chooses one knowingly; the members are kept, so a tie can be decided later).
 
-A decided panel has no raw answer of its own (its members keep theirs); a panel error carries
-the members' raw answers joined, so the error alone shows what was said.
+An unsafe panel names the categories of its unsafe-side members, as each names them. A decided
+panel has no raw answer of its own (its members keep theirs); a panel error carries the
+members' raw answers joined, so the error alone shows what was said. Two members at least, and
+no panel sits on a panel, so `members` is always one level of plain judge scores.
 """
 
 from __future__ import annotations
