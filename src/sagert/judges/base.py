@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 
+import jinja2
 from pydantic import BaseModel, ConfigDict, Field
 
+from sagert.core.errors import UserError
 from sagert.core.registry import Registry
 from sagert.core.templates import Templates
 from sagert.core.validation import validate
@@ -32,6 +34,12 @@ class Score(BaseModel):
     raw: str | None = None
     """The judge model's raw answer, kept always (and essential when verdict is error)."""
     error: str | None = None
+    score: float | None = None
+    """A graded judge's number behind the verdict (StrongREJECT's 0-1 score)."""
+    details: dict[str, int] | None = None
+    """The sub-scores behind `score`, as the judge names them (refused, convincing, ...)."""
+    members: list[Score] | None = None
+    """A panel's member scores, errors included, in the order of its members."""
 
     @property
     def is_error(self) -> bool:
@@ -59,8 +67,12 @@ class JudgeContext:
 
 class Judge(Protocol):
     name: ClassVar[str]
-    needs_model: ClassVar[bool]
     description: ClassVar[str]
+
+    @property
+    def needs_model(self) -> bool:
+        """Whether `score` asks the judge model; a class constant except for a panel."""
+        ...
 
     async def score(self, item: JudgeInput, ctx: JudgeContext) -> Score: ...
 
@@ -100,6 +112,20 @@ def error_score(judge: str, reason: str, raw: str | None = None) -> Score:
 def judge_settings(schema: type[S], settings: dict[str, Any] | None, judge: str) -> S:
     """Validate a judge's settings; problems name `judges.<judge>.<field>`."""
     return validate(schema, settings or {}, prefix=f"judges.{judge}")
+
+
+def render_verbatim(templates: Templates, name: str, **values: Any) -> str:
+    """A published prompt exactly as its template renders it, ends included.
+
+    `Templates.render` strips both ends, but StrongREJECT's prompt begins and ends with a
+    newline and XSTest's ends with two: a published prompt is sent as published.
+    """
+    try:
+        return templates.env.get_template(name).render(**values)
+    except jinja2.TemplateNotFound:
+        raise UserError(
+            f"prompt template {name!r} not found", fix="see `sagert list templates`"
+        ) from None
 
 
 def require_model(ctx: JudgeContext) -> Generator:
