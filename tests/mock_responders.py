@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
+from sagert.models.providers.mock import MockFault
 from sagert.models.types import GenerateConfig, Message
 
 
@@ -91,3 +93,12 @@ def server_reply(body: dict) -> str:
     ]
     schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")
     return pipeline(messages, GenerateConfig(seed=body.get("seed"), json_schema=schema))
+
+
+def flaky(messages: list[Message], config: GenerateConfig) -> str | MockFault:
+    """Fails for good on prompts with "flaky" while the file $SAGERT_FLAKY_MARKER exists."""
+    prompt = messages[-1].content
+    marker = os.environ.get("SAGERT_FLAKY_MARKER", "")
+    if "flaky" in prompt and marker and os.path.exists(marker):
+        return MockFault(error="scripted outage", retryable=False)
+    return f"An answer to: {prompt[-60:]}"

@@ -7,20 +7,13 @@ import json
 
 import pytest
 
+import sagert.stages  # noqa: F401  (registers the built-in stages)
 from sagert.core.registry import Registry
-from sagert.engine.stage import stages
+from sagert.engine.stage import RecordStage, StreamStage, build, stages
 from sagert.models.provider import ModelProvider, ProviderError, providers
 from sagert.models.spec import ModelSpec
-from sagert.settings.stages import (
-    AttackStage,
-    EvolveStage,
-    ExpandStage,
-    ExtractStage,
-    JudgeStage,
-    RawTextStage,
-    RespondStage,
-    ResponsesStage,
-)
+from sagert.settings.run import RunConfig
+from sagert.settings.stages import GENERATION_PIPELINE
 
 MINIMAL_SPECS = {
     "llamacpp": ModelSpec(model="llamacpp/smollm2"),
@@ -28,20 +21,6 @@ MINIMAL_SPECS = {
     "openai": ModelSpec(model="openai/x", base_url="http://127.0.0.1:9/v1"),
     "transformers": ModelSpec(model="transformers/HuggingFaceTB/SmolLM2-135M-Instruct"),
 }
-
-STAGE_SETTINGS = {
-    "respond": RespondStage(),
-    "expand": ExpandStage(),
-    "raw_text": RawTextStage(),
-    "extract": ExtractStage(),
-    "evolve": EvolveStage(),
-    "attack": AttackStage(),
-    "responses": ResponsesStage(),
-    "judge": JudgeStage(),
-    "pairs": "refusal",
-    "baseline": None,
-}
-
 
 def test_every_provider_has_a_minimal_spec():
     assert set(providers.names()) == set(MINIMAL_SPECS)
@@ -66,8 +45,9 @@ def test_provider_contract(name: str):
 
 @pytest.mark.parametrize("name", stages.names())
 def test_stage_contract(name: str):
-    settings = STAGE_SETTINGS[name]
-    stage = stages.get(name)() if settings is None else stages.get(name)(settings)
+    stage = build(stages.get(name), RunConfig())
+    assert isinstance(stage, RecordStage | StreamStage)
+    assert isinstance(stage.settings, stage.Settings)
     assert stage.name == name
     assert stage.needs and stage.makes
     json.dumps(stage.spec())
@@ -84,8 +64,9 @@ def test_registry_rejects_double_registration_and_unknown_names():
     assert "use one of: a" in str(info.value)
 
 
-def test_every_stage_has_settings_here():
-    assert set(stages.names()) == set(STAGE_SETTINGS)
+def test_every_generation_stage_is_registered():
+    assert set(GENERATION_PIPELINE) <= set(stages.names())
+    assert {"respond", "baseline", "eval_attack", "evaluate", "dedup"} <= set(stages.names())
 
 
 def test_every_task_format():

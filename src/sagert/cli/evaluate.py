@@ -33,6 +33,9 @@ def evaluate(
         None, min=1, help="At most N prompts per source (caps evaluate.limit and each source's)."
     ),
     report: bool = typer.Option(True, help="Write report.html when done."),
+    retry_failed: bool = typer.Option(
+        False, "--retry-failed", help="Run the records that failed for good again (only those)."
+    ),
 ) -> None:
     """Targets answer every prompt (x attack x sample), the judge scores each answer; resumable."""
     cfg = load_config(config)
@@ -41,7 +44,7 @@ def evaluate(
     except UserError as exc:
         exc.file = exc.file or str(config)
         raise
-    result = workflow.run(cfg, settings, progress=stage_progress)
+    result = workflow.run(cfg, settings, progress=stage_progress, retry_failed=retry_failed)
     print_evaluation(cfg.run_dir, result)
     if report:
         console().print(Text(f"report: {build_report(cfg.run_dir)}"))

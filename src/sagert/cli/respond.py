@@ -17,8 +17,13 @@ def respond(
     input: Path = typer.Option(..., "--input", "-i", help="Prompts: .jsonl, .csv, .tsv or .txt."),
     column: str = typer.Option("prompt", help="The prompt column or field."),
     role: str | None = typer.Option(None, help="Answering role (default: stages.respond.role)."),
+    retry_failed: bool = typer.Option(
+        False, "--retry-failed", help="Run the records that failed for good again (only those)."
+    ),
 ) -> None:
     """A role answers every prompt of a file; re-running resumes."""
     cfg = load_config(config)
-    summary = workflow.run(cfg, input, column=column, role=role, progress=stage_progress)
+    summary = workflow.run(
+        cfg, input, column=column, role=role, progress=stage_progress, retry_failed=retry_failed
+    )
     print_summary(cfg.run_dir, [summary])

@@ -10,7 +10,8 @@ from rich.text import Text
 from sagert.cli.console import console
 from sagert.cli.tables import stages_table
 from sagert.core.terminal import plain
-from sagert.engine.runner import StageSummary, total_calls
+from sagert.engine.runner import total_calls
+from sagert.engine.summary import StageSummary
 
 
 def print_summary(run_dir: Path, summaries: list[StageSummary]) -> None:

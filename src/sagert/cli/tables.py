@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from sagert.engine.runner import StageSummary
+from sagert.engine.summary import StageSummary
 
 
 def stages_table(summaries: list[StageSummary]) -> Table:

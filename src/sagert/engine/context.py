@@ -118,6 +118,8 @@ class RunContext:
     models: ModelPool
     templates: Templates
     cache: ResponseCache | None = None
+    retry_failed: bool = False
+    """Run the inputs whose records failed for good once more (and nothing else)."""
 
     @classmethod
     def open(
@@ -126,6 +128,7 @@ class RunContext:
         *,
         run_dir: Path | None = None,
         specs: dict[str, ModelSpec] | None = None,
+        retry_failed: bool = False,
     ) -> RunContext:
         """Create or resume the run; `specs`: models by name (default: the config's roles)."""
         store = RunStore(run_dir or config.run_dir)
@@ -140,6 +143,7 @@ class RunContext:
             models=ModelPool(specs, cache),
             templates=Templates(config.templates_dir),
             cache=cache,
+            retry_failed=retry_failed,
         )
 
     def role(self, role: RoleName | str) -> RoleModel:

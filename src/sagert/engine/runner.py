@@ -6,35 +6,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sagert.engine.context import RunContext
-from sagert.engine.stage import Stage
+from sagert.engine.stage import RecordStage
+from sagert.engine.summary import StageSummary
 from sagert.store.records import Record
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class StageSummary:
-    name: str
-    inputs: int = 0
-    skipped_done: int = 0
-    written: int = 0
-    failed: int = 0
-    seconds: float = 0.0
-    torn_bytes_dropped: int = 0
-    calls: dict[str, Any] = field(default_factory=dict)
-    failure_reasons: dict[str, int] = field(default_factory=dict)
-    """Failures written in this run, by reason (the part before any parenthesis)."""
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 async def run_stage(
-    stage: Stage,
+    stage: RecordStage,
     inputs: Iterable[Record],
     ctx: RunContext,
     *,
@@ -49,6 +32,8 @@ async def run_stage(
     stats_before = ctx.models.stats_by_model()
     with ctx.store.stage_file(stage.name) as out:
         summary.torn_bytes_dropped = out.torn_bytes
+        if ctx.retry_failed:
+            summary.retried = out.set_aside_failed()
         failed_before = out.failed
         in_flight: set[str] = set()
         slots = asyncio.Semaphore(concurrency)
@@ -90,7 +75,7 @@ async def run_stage(
     return summary
 
 
-async def _process_safely(stage: Stage, record: Record, ctx: RunContext) -> list[Record]:
+async def _process_safely(stage: RecordStage, record: Record, ctx: RunContext) -> list[Record]:
     """A bug or surprise in one record becomes that record's failure, not the run's crash."""
     try:
         results = await stage.process(record, ctx)

@@ -13,9 +13,9 @@ from sagert.settings.run import RunConfig
 
 @asynccontextmanager
 async def open_run(
-    cfg: RunConfig, *, specs: dict[str, ModelSpec] | None = None
+    cfg: RunConfig, *, specs: dict[str, ModelSpec] | None = None, retry_failed: bool = False
 ) -> AsyncIterator[RunContext]:
-    ctx = RunContext.open(cfg, specs=specs)
+    ctx = RunContext.open(cfg, specs=specs, retry_failed=retry_failed)
     logger = logging.getLogger("sagert")
     file_log = logging.FileHandler(ctx.store.log_path, encoding="utf-8")
     file_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

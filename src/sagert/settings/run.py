@@ -15,7 +15,7 @@ from sagert.core.validation import validate
 from sagert.models.spec import ModelSpec
 from sagert.settings.evaluate import EvaluateSettings
 from sagert.settings.roles import ROLES, RoleName
-from sagert.settings.stages import ExportSettings, StagesConfig
+from sagert.settings.stages import GENERATION_PIPELINE, ExportSettings, StagesConfig
 from sagert.settings.train import AlignSettings, TrainSettings
 from sagert.settings.yaml_file import read_yaml_mapping
 
@@ -65,6 +65,11 @@ class RunConfig(BaseModel):
         description="Deployment setting that steers expansion and prompts (e.g. healthcare).",
     )
     models: ModelsConfig = Field(default_factory=ModelsConfig)
+    pipeline: list[str] = Field(
+        default_factory=lambda: list(GENERATION_PIPELINE),
+        min_length=1,
+        description="`sagert generate`'s stages in order (registered names; plugins too).",
+    )
     stages: StagesConfig = Field(default_factory=StagesConfig)
     export: ExportSettings = Field(default_factory=ExportSettings)
     train: TrainSettings = Field(default_factory=TrainSettings)

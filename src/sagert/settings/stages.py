@@ -163,8 +163,42 @@ class ExportSettings(BaseModel):
     )
 
 
-class StagesConfig(BaseModel):
+GENERATION_PIPELINE = (
+    "expand",
+    "sample",
+    "raw_text",
+    "extract",
+    "evolve",
+    "dedup",
+    "attack",
+    "responses",
+    "judge",
+    "pairs",
+)
+"""`sagert generate`'s stages, in order: SAGE-RT's process from the taxonomy to DPO pairs."""
+
+
+class BaselineStage(BaseModel):
+    """The naive baseline's one stage (`sagert baseline`)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    concurrency: int = Field(default=64, ge=1, le=4096)
+
+
+class PairsStage(BaseModel):
+    """Which answers make a pair: decided by the judge stage's verdicts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    concurrency: int = Field(default=256, ge=1, le=4096)
+
+
+class StagesConfig(BaseModel):
+    """One section per stage. A plugin stage's own section (`stages.<its name>`) is kept as
+    given and validated by that stage's Settings when the pipeline is planned."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     expand: ExpandStage = Field(default_factory=ExpandStage)
     sample: SampleStage = Field(default_factory=SampleStage)
@@ -176,3 +210,5 @@ class StagesConfig(BaseModel):
     responses: ResponsesStage = Field(default_factory=ResponsesStage)
     judge: JudgeStage = Field(default_factory=JudgeStage)
     respond: RespondStage = Field(default_factory=RespondStage)
+    baseline: BaselineStage = Field(default_factory=BaselineStage)
+    pairs: PairsStage = Field(default_factory=PairsStage)

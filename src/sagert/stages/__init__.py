@@ -1,5 +1,14 @@
 """Built-in stages; importing this package registers them."""
 
-from sagert.stages import baseline, evaluation, expand, generation, pairs, respond
+from sagert.stages import (
+    baseline,
+    dedup,
+    evaluation,
+    expand,
+    generation,
+    pairs,
+    respond,
+    sample,
+)
 
-__all__ = ["baseline", "evaluation", "expand", "generation", "pairs", "respond"]
+__all__ = ["baseline", "dedup", "evaluation", "expand", "generation", "pairs", "respond", "sample"]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from pydantic import BaseModel
 
 from sagert.core.ids import stable_id
 from sagert.core.seeds import record_seed
@@ -12,6 +14,7 @@ from sagert.engine.context import RunContext
 from sagert.engine.stage import stages
 from sagert.models.model import ModelCallError
 from sagert.models.types import GenerateConfig, Message
+from sagert.settings.stages import BaselineStage
 from sagert.store.records import Record
 from sagert.taxonomy import Taxonomy
 from sagert.taxonomy.walk import taxonomy_path, walk_leaves
@@ -34,9 +37,12 @@ def baseline_sources(tree: Taxonomy, budget: int) -> Iterator[Record]:
 @stages.register("baseline", "Naive baseline: one fixed instruction per category.")
 @dataclass
 class Baseline:
-    name: ClassVar[str] = "baseline"
+    name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ("meta.category",)
     makes: ClassVar[tuple[str, ...]] = ("prompt",)
+    Settings: ClassVar[type[BaseModel]] = BaselineStage
+
+    settings: BaselineStage = field(default_factory=BaselineStage)
 
     def spec(self) -> dict[str, Any]:
         return {}

@@ -19,18 +19,24 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel
 
 from sagert.core.ids import stable_id
-from sagert.diversity.dedup import DuplicateOf, dedup_records
 from sagert.diversity.embeddings import Encoder
 from sagert.diversity.text import field_text
 from sagert.engine.context import RunContext
-from sagert.engine.runner import StageSummary
+from sagert.engine.progress import ProgressFactory
+from sagert.engine.stage import stages
+from sagert.engine.summary import StageSummary
 from sagert.settings.dedup import DedupSettings
 from sagert.store.jsonl import StageFile, read_records
 from sagert.store.records import Record
 from sagert.store.run import RunStore, write_atomic
+
+if TYPE_CHECKING:
+    from sagert.diversity.dedup import DuplicateOf
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +223,8 @@ def _dedup_into(
                 kept.append([record.failed(DEDUP_STAGE, why)])
                 summary.failed += 1
 
+        from sagert.diversity.dedup import dedup_records  # datasketch loads scipy: ~1 s
+
         for record, dup in dedup_records(comparable(), settings, encoder=encoder):
             if dup is None:
                 kept.append([record.child(DEDUP_STAGE)])
@@ -242,3 +250,41 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@stages.register(
+    DEDUP_STAGE, "Exact, MinHash and embedding near-duplicates removed, with the id kept."
+)
+@dataclass
+class Dedup:
+    """Whole-stream: whether a prompt is a duplicate depends on every prompt before it."""
+
+    name: ClassVar[str]
+    needs: ClassVar[tuple[str, ...]] = ("prompt",)
+    makes: ClassVar[tuple[str, ...]] = ("prompt",)  # the same prompts, duplicates taken out
+    Settings: ClassVar[type[BaseModel]] = DedupSettings
+
+    settings: DedupSettings
+
+    def active(self) -> bool:
+        s = self.settings
+        return s.exact or s.minhash or s.embedding
+
+    def spec(self) -> dict[str, Any]:
+        return self.settings.model_dump(mode="json")
+
+    def roles(self) -> tuple[str, ...]:
+        return ()
+
+    async def run_stream(
+        self,
+        inputs: Iterator[Record],
+        total: int | None,
+        ctx: RunContext,
+        progress: ProgressFactory,
+    ) -> list[StageSummary]:
+        with progress(self.name, total) as advance:
+            return [await run_dedup(ctx, inputs, self.settings, on_progress=advance)]
+
+    def outputs(self, ctx: RunContext) -> tuple[Iterator[Record], int | None]:
+        return ctx.store.records(self.name, ok_only=True), ctx.store.count(self.name, ok_only=True)

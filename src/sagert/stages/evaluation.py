@@ -5,13 +5,16 @@ text. `evaluate`: each (attacked prompt, target) gets n answers, each judged; on
 per answer. A target that fails for good is a failed record (a target error); a judge that
 cannot answer is an `error` verdict. Neither is ever counted safe or unsafe.
 
-These stages are not in the global `stages` registry: their roles include user-named targets.
+Both are registered stages; `sagert evaluate` builds them from the evaluate section (their
+roles include the user-named targets, so the evaluate workflow opens the run with those models).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from pydantic import BaseModel
 
 import sagert.attacks  # noqa: F401  (registers the attack styles)
 from sagert.attacks.base import (
@@ -24,6 +27,7 @@ from sagert.attacks.base import (
 from sagert.core.ids import stable_id
 from sagert.core.seeds import record_rng, record_seed
 from sagert.engine.context import RunContext
+from sagert.engine.stage import stages
 from sagert.judges import make_judge
 from sagert.judges.base import Judge, JudgeContext, JudgeInput, Score, error_score
 from sagert.models.model import ModelCallError
@@ -69,11 +73,13 @@ def is_llm_driven(attack: str) -> bool:
     return any(not attacks.get(style).deterministic for style in attack.split("+"))
 
 
+@stages.register(EVAL_ATTACK_STAGE, "Each (prompt, attack) gets its attacked text once.")
 @dataclass
 class EvalAttack:
-    name: ClassVar[str] = EVAL_ATTACK_STAGE
+    name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ("prompt", "meta.eval_attack")
     makes: ClassVar[tuple[str, ...]] = ("prompt", "lineage", "meta.attack")
+    Settings: ClassVar[type[BaseModel]] = EvaluateSettings
 
     settings: EvaluateSettings
 
@@ -113,18 +119,21 @@ class EvalAttack:
         return [record.child(self.name, prompt=text, lineage=[*record.lineage, *steps], meta=meta)]
 
 
+@stages.register(EVALUATE_STAGE, "Each target answers each attacked prompt; every answer judged.")
 @dataclass
 class EvalRespond:
-    name: ClassVar[str] = EVALUATE_STAGE
+    name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ("prompt", "meta.target")
     makes: ClassVar[tuple[str, ...]] = ("responses", "scores", "meta.sample")
+    Settings: ClassVar[type[BaseModel]] = EvaluateSettings
 
     settings: EvaluateSettings
-    targets: tuple[str, ...]
+    targets: tuple[str, ...] = field(init=False)
     judge: Judge = field(init=False)
     refusal: Judge = field(init=False)
 
     def __post_init__(self) -> None:
+        self.targets = tuple(self.settings.targets)
         self.judge = make_judge(self.settings.judge, self.settings.judge_settings)
         # Over-refusal needs a refusal detector whatever the main judge is; it costs no call.
         self.refusal = make_judge(REFUSAL_JUDGE)

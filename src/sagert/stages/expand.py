@@ -6,6 +6,7 @@ the tree is rebuilt from the base taxonomy plus those records and saved as `taxo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -15,8 +16,9 @@ from sagert.core.ids import stable_id
 from sagert.core.seeds import record_rng, record_seed
 from sagert.engine.context import RunContext
 from sagert.engine.progress import ProgressFactory, no_progress
-from sagert.engine.runner import StageSummary, run_stage
+from sagert.engine.runner import run_stage
 from sagert.engine.stage import stages
+from sagert.engine.summary import StageSummary
 from sagert.generation.similarity import drop_near_duplicates
 from sagert.models.structured import generate_structured
 from sagert.models.types import GenerateConfig, Message
@@ -36,18 +38,35 @@ class _Children(BaseModel):
     children: list[_Child] = Field(min_length=1)
 
 
-@stages.register("expand", "The generator splits a taxonomy node into more specific children.")
+@stages.register("expand", "The generator splits taxonomy nodes into more specific children.")
 @dataclass
-class ExpandNode:
-    name: ClassVar[str] = "expand"
+class Expand:
+    """One record per expanded node (`process`); `run_stream` drives the rounds, level by level."""
+
+    name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ("taxonomy",)
-    makes: ClassVar[tuple[str, ...]] = ("meta.children",)
+    makes: ClassVar[tuple[str, ...]] = ("taxonomy", "meta.children")
+    Settings: ClassVar[type[BaseModel]] = ExpandStage
 
     settings: ExpandStage
     taxonomy_title: str = ""
 
     def spec(self) -> dict[str, Any]:
         return self.settings.model_dump()
+
+    async def run_stream(
+        self,
+        inputs: Iterator[Record],
+        total: int | None,
+        ctx: RunContext,
+        progress: ProgressFactory,
+    ) -> list[StageSummary]:
+        _, summaries = await expand_taxonomy(ctx, self.settings, progress)
+        return summaries
+
+    def outputs(self, ctx: RunContext) -> tuple[Iterator[Record], int | None]:
+        """Nothing flows on as records: the next stage reads the expanded tree."""
+        return iter(()), 0
 
     def roles(self) -> tuple[str, ...]:
         return ("generator",)
@@ -164,7 +183,7 @@ async def expand_taxonomy(
 ) -> tuple[Taxonomy, list[StageSummary]]:
     """Expand `settings.depth` levels; resumable; writes runs/<name>/taxonomy.yaml."""
     base = load_taxonomy(ctx.config.taxonomy)
-    stage = ExpandNode(settings, taxonomy_title=base.title or base.name)
+    stage = Expand(settings, taxonomy_title=base.title or base.name)
     expand_file = ctx.store.paths.stage(stage.name)
     tree = apply_expansions(base, list(read_records(expand_file)))
     summaries = []

@@ -23,9 +23,10 @@ from sagert.store.records import Record
 @stages.register("raw_text", "The generator writes raw text in the sampled format on the topic.")
 @dataclass
 class RawText:
-    name: ClassVar[str] = "raw_text"
+    name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ("taxonomy", "format", "meta.topic")
     makes: ClassVar[tuple[str, ...]] = ("meta.raw_text",)
+    Settings: ClassVar[type[BaseModel]] = RawTextStage
 
     settings: RawTextStage
 
@@ -87,9 +88,10 @@ class _Queries(BaseModel):
 @stages.register("extract", "k user queries extracted from the raw text, with rationales.")
 @dataclass
 class Extract:
-    name: ClassVar[str] = "extract"
+    name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ("meta.raw_text",)
     makes: ClassVar[tuple[str, ...]] = ("seed_prompt", "prompt", "meta.rationale")
+    Settings: ClassVar[type[BaseModel]] = ExtractStage
 
     settings: ExtractStage
 
@@ -167,11 +169,15 @@ def _transform_context(
 @stages.register("evolve", "LLM evolution operators applied for N rounds (deepen, concretize...).")
 @dataclass
 class Evolve:
-    name: ClassVar[str] = "evolve"
+    name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ("prompt",)
     makes: ClassVar[tuple[str, ...]] = ("prompt", "lineage")
+    Settings: ClassVar[type[BaseModel]] = EvolveStage
 
     settings: EvolveStage
+
+    def active(self) -> bool:
+        return self.settings.rounds > 0 and bool(self.settings.operators)
 
     def spec(self) -> dict[str, Any]:
         return self.settings.model_dump()
@@ -199,11 +205,15 @@ class Evolve:
 @stages.register("attack", "Attack styles applied to each prompt (deterministic and LLM-driven).")
 @dataclass
 class Attack:
-    name: ClassVar[str] = "attack"
+    name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ("prompt",)
     makes: ClassVar[tuple[str, ...]] = ("prompt", "lineage", "meta.attack")
+    Settings: ClassVar[type[BaseModel]] = AttackStage
 
     settings: AttackStage
+
+    def active(self) -> bool:
+        return self.settings.per_prompt > 0 or not self.settings.include_plain
 
     def spec(self) -> dict[str, Any]:
         return self.settings.model_dump(mode="json")

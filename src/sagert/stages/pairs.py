@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from sagert.core.seeds import record_seed
 from sagert.engine.context import RoleModel, RunContext
 from sagert.engine.stage import stages
@@ -12,7 +14,8 @@ from sagert.judges import make_judge
 from sagert.judges.base import Judge, JudgeContext, JudgeInput, Score
 from sagert.models.model import ModelCallError
 from sagert.models.types import GenerateConfig, Message
-from sagert.settings.stages import JudgeStage, ResponsesStage
+from sagert.settings.run import RunConfig
+from sagert.settings.stages import JudgeStage, PairsStage, ResponsesStage
 from sagert.store.records import Record, Response, response_from
 
 CHOSEN, REJECTED = "chosen", "rejected"
@@ -23,9 +26,10 @@ UNSAFE_FOR_REJECTED = frozenset({"unsafe", "complied"})
 @stages.register("responses", "Chosen answers (aligned role) and rejected ones (unaligned/target).")
 @dataclass
 class Responses:
-    name: ClassVar[str] = "responses"
+    name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ("prompt",)
     makes: ClassVar[tuple[str, ...]] = ("responses.chosen", "responses.rejected")
+    Settings: ClassVar[type[BaseModel]] = ResponsesStage
 
     settings: ResponsesStage
 
@@ -76,9 +80,10 @@ class Responses:
 @stages.register("judge", "The configured judge scores every chosen and rejected response.")
 @dataclass
 class JudgeResponses:
-    name: ClassVar[str] = "judge"
+    name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ("responses",)
     makes: ClassVar[tuple[str, ...]] = ("scores",)
+    Settings: ClassVar[type[BaseModel]] = JudgeStage
 
     settings: JudgeStage
     judge: Judge = field(init=False)
@@ -142,11 +147,18 @@ def decide_pair(record: Record, judge: str) -> PairDecision:
 @stages.register("pairs", "Validated DPO pairs: chosen judged safe, rejected judged unsafe.")
 @dataclass
 class Pairs:
-    name: ClassVar[str] = "pairs"
+    name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ("responses", "scores")
     makes: ClassVar[tuple[str, ...]] = ("meta.pair",)
+    Settings: ClassVar[type[BaseModel]] = PairsStage
 
     judge: str
+    settings: PairsStage = field(default_factory=PairsStage)
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> Pairs:
+        """Pairs are decided by the verdicts of the judge stage's judge."""
+        return cls(config.stages.judge.judge, config.stages.pairs)
 
     def spec(self) -> dict[str, Any]:
         return {"judge": self.judge}

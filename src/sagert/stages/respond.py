@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from sagert.core.ids import stable_id
 from sagert.engine.context import RunContext
 from sagert.engine.stage import stages
@@ -18,9 +20,10 @@ from sagert.store.records import Record, Response, response_from
 @stages.register("respond", "A role answers every prompt (n samples each).")
 @dataclass
 class Respond:
-    name: ClassVar[str] = "respond"
+    name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ("prompt",)
     makes: ClassVar[tuple[str, ...]] = ("responses",)
+    Settings: ClassVar[type[BaseModel]] = RespondStage
 
     settings: RespondStage
 

@@ -65,6 +65,40 @@ class StageFile:
             with self.path.open("r+b") as fh:
                 fh.truncate(good_end)
 
+    def set_aside_failed(self) -> int:
+        """Make the inputs that failed for good undone, so this run tries them again.
+
+        Every record made from such an input (an input may have made some ok records beside
+        a failed one) moves to `<stage>.retried.jsonl`; the same input gives the same ids
+        again. Returns how many inputs will be retried.
+        """
+        if not self.failed:
+            return 0
+        lines = self.path.read_bytes().splitlines(keepends=True)
+        rows = [json.loads(line) for line in lines]
+        retry = {r.get("parent_id") or r["id"] for r in rows if r.get("status") == "failed"}
+        keep = [
+            ln
+            for ln, r in zip(lines, rows, strict=True)
+            if (r.get("parent_id") or r["id"]) not in retry
+        ]
+        moved = [
+            ln
+            for ln, r in zip(lines, rows, strict=True)
+            if (r.get("parent_id") or r["id"]) in retry
+        ]
+        with self.path.with_name(f"{self.path.stem}.retried.jsonl").open("ab") as fh:
+            fh.writelines(moved)
+        os.close(self._fd)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp.write_bytes(b"".join(keep))
+        os.replace(tmp, self.path)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.done -= retry
+        self.count = len(keep)
+        self.failed = 0
+        return len(retry)
+
     def is_done(self, source_id: str) -> bool:
         return source_id in self.done
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from sagert.core.errors import UserError
 from sagert.engine.progress import ProgressFactory, no_progress
-from sagert.engine.runner import StageSummary, run_stage
+from sagert.engine.runner import run_stage
 from sagert.engine.session import open_run
+from sagert.engine.summary import StageSummary
 from sagert.settings.run import RunConfig
 from sagert.stages.baseline import Baseline, baseline_sources
 from sagert.store.run import RunStore

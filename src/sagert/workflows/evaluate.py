@@ -22,8 +22,9 @@ from sagert.core.errors import UserError
 from sagert.core.seeds import record_seed
 from sagert.engine.context import RunContext
 from sagert.engine.progress import ProgressFactory, no_progress
-from sagert.engine.runner import StageSummary, run_stage
+from sagert.engine.runner import run_stage
 from sagert.engine.session import open_run
+from sagert.engine.summary import StageSummary
 from sagert.loaders.formats import default_source_name, detect_loader, load_prompts
 from sagert.models.spec import ModelSpec
 from sagert.results.metrics import EVAL_ATTACK_STAGE, EVALUATE_STAGE, write_outputs
@@ -158,7 +159,7 @@ def prepare(settings: EvaluateSettings, seed: int) -> Prepared:
             fix="add evaluate: {prompts: [{path: prompts.csv}]}, or pass --prompts FILE",
         )
     check_attacks(settings)
-    EvalRespond(settings, ())  # builds the judge: its name and settings are checked
+    EvalRespond(settings)  # builds the judge: its name and settings are checked
     sources = resolve_sources(settings)
     return Prepared(sources, sum(1 for _ in all_sources(sources, seed)))
 
@@ -216,7 +217,7 @@ async def run_evaluation(
             r for r in ctx.store.records(EVAL_ATTACK_STAGE, ok_only=True) if r.parent_id in wanted
         )
 
-    respond = EvalRespond(settings, targets)
+    respond = EvalRespond(settings)
     total = sum(1 for _ in attacked()) * len(targets)
     with progress(respond.name, total) as advance:
         summaries.append(
@@ -275,13 +276,14 @@ def run(
     progress: ProgressFactory = no_progress,
     prepared: Prepared | None = None,
     replace_changed: bool = False,
+    retry_failed: bool = False,
 ) -> EvaluationResult:
     """`sagert evaluate`: a bad file or name fails before the run folder or any model call."""
     plan = prepared or prepare(settings, config.seed)
     specs = target_specs(config, settings)
 
     async def go() -> tuple[list[StageSummary], dict[str, Any]]:
-        async with open_run(config, specs=specs) as ctx:
+        async with open_run(config, specs=specs, retry_failed=retry_failed) as ctx:
             return await run_evaluation(
                 ctx, settings, progress, plan, replace_changed=replace_changed
             )

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from sagert.core.errors import UserError
 from sagert.engine.progress import ProgressFactory, no_progress
-from sagert.engine.runner import StageSummary, run_stage
+from sagert.engine.runner import run_stage
 from sagert.engine.session import open_run
+from sagert.engine.summary import StageSummary
 from sagert.settings.run import ROLES, RunConfig
 from sagert.stages.respond import Respond
 from sagert.store.prompts import read_prompts
@@ -21,6 +22,7 @@ def run(
     column: str = "prompt",
     role: str | None = None,
     progress: ProgressFactory = no_progress,
+    retry_failed: bool = False,
 ) -> StageSummary:
     settings = config.stages.respond
     if role is not None:
@@ -32,7 +34,7 @@ def run(
     stage = Respond(settings)
 
     async def go() -> StageSummary:
-        async with open_run(config) as ctx:
+        async with open_run(config, retry_failed=retry_failed) as ctx:
             with progress(stage.name, total) as advance:
                 return await run_stage(
                     stage,
