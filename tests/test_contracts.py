@@ -22,6 +22,7 @@ MINIMAL_SPECS = {
     "transformers": ModelSpec(model="transformers/HuggingFaceTB/SmolLM2-135M-Instruct"),
 }
 
+
 def test_every_provider_has_a_minimal_spec():
     assert set(providers.names()) == set(MINIMAL_SPECS)
 

@@ -358,3 +358,26 @@ def test_members_by_name_or_with_settings() -> None:
     judge = make_judge("panel", settings)
     assert [m.name for m in judge.members] == ["llamaguard3", "strongreject", "rubric"]  # type: ignore[attr-defined]
     assert judge.members[1].settings.threshold == 0.25  # type: ignore[attr-defined]
+
+
+def test_panel_shorthand_in_the_judge_stage_and_the_evaluate_section():
+    from sagert.settings.run import RunConfig
+
+    cfg = RunConfig.model_validate(
+        {
+            "stages": {"judge": {"panel": ["llamaguard3", "refusal"], "rule": "any_unsafe"}},
+            "evaluate": {"judge": {"panel": ["harmbench", "refusal"], "rule": "majority"}},
+        }
+    )
+    assert cfg.stages.judge.judge == "panel"
+    assert cfg.stages.judge.settings == {
+        "members": ["llamaguard3", "refusal"],
+        "rule": "any_unsafe",
+    }
+    assert cfg.evaluate is not None and cfg.evaluate.judge == "panel"
+    assert cfg.evaluate.judge_settings == {"members": ["harmbench", "refusal"], "rule": "majority"}
+    panel = make_judge(cfg.stages.judge.judge, cfg.stages.judge.settings)
+    assert panel.needs_model  # llamaguard3 needs one
+    with pytest.raises(Exception) as info:
+        RunConfig.model_validate({"stages": {"judge": {"panel": ["refusal"], "judge": "x"}}})
+    assert "not both" in str(info.value)

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sagert.models.spec import ModelSpec
+from sagert.settings.stages import panel_shorthand
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -71,6 +72,16 @@ class EvaluateSettings(BaseModel):
         default=None, ge=1, description="Max prompts per source (a source's own limit wins)."
     )
     concurrency: int = Field(default=64, ge=1, le=4096, description="Records in flight.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _panel(cls, data: Any) -> Any:
+        """`judge: {panel: [a, b, c], rule: majority}`: the panel judge with those members."""
+        if isinstance(data, dict) and isinstance(data.get("judge"), dict):
+            data = dict(data)
+            judge = panel_shorthand(data.pop("judge"), "judge", "judge_settings")
+            data.update(judge)
+        return data
 
     @field_validator("prompts")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sagert.settings.dedup import DedupSettings
 from sagert.settings.roles import RoleName
@@ -149,6 +149,27 @@ class JudgeStage(BaseModel):
     judge: str = Field(default="refusal", description="A registered judge: sagert list judges.")
     settings: dict[str, Any] = Field(default_factory=dict)
     concurrency: int = Field(default=64, ge=1, le=4096)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _panel(cls, data: Any) -> Any:
+        """`{panel: [a, b, c], rule: majority}` is the `panel` judge with those members."""
+        return panel_shorthand(data, "judge", "settings")
+
+
+PANEL_KEYS = ("rule", "tie")
+
+
+def panel_shorthand(data: Any, name_key: str, settings_key: str) -> Any:
+    """Rewrite `panel: [...]` (with `rule:` / `tie:`) into the panel judge and its settings."""
+    if not isinstance(data, dict) or "panel" not in data:
+        return data
+    data = dict(data)
+    if name_key in data or settings_key in data:
+        raise ValueError(f"give either panel: [...] or {name_key}: NAME, not both")
+    members = data.pop("panel")
+    panel = {"members": members, **{k: data.pop(k) for k in PANEL_KEYS if k in data}}
+    return {**data, name_key: "panel", settings_key: panel}
 
 
 ExportFormat = Literal["trl", "jsonl", "parquet", "hf"]
