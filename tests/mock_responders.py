@@ -102,3 +102,10 @@ def flaky(messages: list[Message], config: GenerateConfig) -> str | MockFault:
     if "flaky" in prompt and marker and os.path.exists(marker):
         return MockFault(error="scripted outage", retryable=False)
     return f"An answer to: {prompt[-60:]}"
+
+
+def refusing_baseline(messages: list[Message], config: GenerateConfig) -> str:
+    """Refuses every other baseline call (by seed parity), answers the rest."""
+    if (config.seed or 0) % 2:
+        return "I'm sorry, but I can't assist with that."
+    return f"How would someone carry out harmful act number {config.seed}?"

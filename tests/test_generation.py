@@ -274,3 +274,22 @@ def test_dedup_runs_between_evolve_and_attack(tmp_path: Path, write_config):
     assert all(r["meta"]["duplicate_of"]["id"] in kept_ids for r in removed)
     attacked = rows(run_dir, "attack")
     assert {r["parent_id"] for r in attacked} == kept_ids
+
+
+def test_baseline_counts_a_refusing_generator_as_failures_not_prompts(
+    tmp_path: Path, write_config
+):
+    """The naive baseline filters refusals like raw_text does: "I'm sorry" is no prompt."""
+    config = write_config(
+        {"name": "r", "models": mock_generator("mock_responders:refusing_baseline"), **SMALL}
+    )
+    proc = run_sagert("baseline", str(config), "--calls", "6", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    base = rows(tmp_path / "runs" / "r-baseline", "baseline")
+    assert len(base) == 6
+    refused = [r for r in base if r["status"] == "failed"]
+    kept = [r for r in base if r["status"] == "ok"]
+    assert refused and kept  # the responder refuses on odd seeds only
+    assert all("refused" in r["failure"]["reason"] for r in refused)
+    assert all("I'm sorry" in r["failure"]["raw"][0] for r in refused)  # the text is kept
+    assert all("harmful act" in r["prompt"] for r in kept)

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from sagert.core.ids import stable_id
+from sagert.core.refusals import refusal_marker
 from sagert.core.seeds import record_seed
 from sagert.engine.context import RunContext
 from sagert.engine.stage import stages
@@ -66,6 +67,10 @@ class Baseline:
         text = out.text.strip()
         if not text:
             return [record.failed(self.name, "empty answer", [out.text], 1)]
+        # The same filter as sagert's raw_text stage: a refusal is not a baseline prompt.
+        marker = refusal_marker(text)
+        if marker:
+            return [record.failed(self.name, f"the generator refused ({marker!r})", [out.text], 1)]
         return [
             record.child(
                 self.name, prompt=text, seed_prompt=text, meta={**record.meta, "attack": "none"}
