@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import FAST_RETRY, sagert_cmd
+from conftest import FAST_RETRY, env_with_tests, sagert_cmd
 from sagert.stages.pairs import decide_pair
 from sagert.store.records import Record
-
-TESTS = Path(__file__).resolve().parent
 
 
 def mock_run_config(responder: str, n_samples: int = 10) -> dict:
@@ -41,7 +38,7 @@ def mock_run_config(responder: str, n_samples: int = 10) -> dict:
 
 def build_run(tmp_path: Path, write_config, responder: str, **export) -> Path:
     config = write_config({**mock_run_config(responder), "export": export or {"formats": ["trl"]}})
-    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    env = env_with_tests()
     proc = subprocess.run(
         [*sagert_cmd(), "generate", str(config)],
         capture_output=True,
