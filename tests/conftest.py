@@ -18,6 +18,13 @@ def sagert_cmd() -> list[str]:
     return [sys.executable, "-m", "sagert"]
 
 
+def env_with_tests() -> dict[str, str]:
+    """The environment with tests/ importable (mock responders), keeping any PYTHONPATH set:
+    from a worktree, PYTHONPATH=src is what makes a subprocess run this tree's sagert."""
+    paths = [str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
+
+
 @pytest.fixture
 def write_config(tmp_path: Path):
     """Write a run config whose runs go under tmp_path; returns its path."""

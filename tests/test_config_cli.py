@@ -10,6 +10,7 @@ import pytest
 
 from conftest import sagert_cmd
 from sagert.core.errors import ConfigError
+from sagert.settings.roles import ROLE_DESCRIPTIONS
 from sagert.settings.run import RunConfig, load_config
 
 
@@ -114,6 +115,14 @@ def test_version_init_and_list(tmp_path: Path):
     assert "llamacpp" in sagert("list", "providers").stdout
     assert "respond" in sagert("list", "stages").stdout
     assert_one_line_error(sagert("list", "wizards"), "unknown kind")
+
+
+def test_list_roles_describes_each_role():
+    proc = sagert("list", "roles")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    for role, description in ROLE_DESCRIPTIONS.items():
+        assert description and any(role in ln and description in ln for ln in lines), role
 
 
 def test_models_overview_shows_role_fallback(write_config):

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
 
-from conftest import FAST_RETRY, sagert_cmd
+from conftest import FAST_RETRY, env_with_tests, sagert_cmd
+from sagert.core.errors import UserError
 from sagert.stages.pairs import decide_pair
 from sagert.store.records import Record
-
-TESTS = Path(__file__).resolve().parent
+from sagert.workflows.export import HUB_DATA_FILE, export_run
+from sagert.workflows.hub import TOKEN_ENVS, hub_token
 
 
 def mock_run_config(responder: str, n_samples: int = 10) -> dict:
@@ -41,7 +43,7 @@ def mock_run_config(responder: str, n_samples: int = 10) -> dict:
 
 def build_run(tmp_path: Path, write_config, responder: str, **export) -> Path:
     config = write_config({**mock_run_config(responder), "export": export or {"formats": ["trl"]}})
-    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    env = env_with_tests()
     proc = subprocess.run(
         [*sagert_cmd(), "generate", str(config)],
         capture_output=True,
@@ -158,3 +160,84 @@ def test_export_without_pairs_is_one_line(tmp_path: Path):
     )
     assert proc.returncode == 2 and "sagert generate" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+SECRET = "hf_sagert-test-0a1b2c3d4e5f-SECRET"
+
+
+class FakeHub:
+    """Stands in for `huggingface_hub.HfApi`: records what a push would send, no network."""
+
+    made: ClassVar[list[FakeHub]] = []
+
+    def __init__(self, token: str | None = None) -> None:
+        self.token = token
+        self.repos: list[tuple[str, dict]] = []
+        self.commits: list[tuple[str, dict[str, bytes], dict]] = []
+        FakeHub.made.append(self)
+
+    def create_repo(self, repo_id: str, **kwargs) -> SimpleNamespace:
+        self.repos.append((repo_id, kwargs))
+        return SimpleNamespace(repo_id=repo_id)
+
+    def create_commit(self, repo_id: str, operations, **kwargs) -> None:
+        files = {}
+        for op in operations:  # read now: a staged file may be gone after the commit
+            with op.as_file() as fh:
+                files[op.path_in_repo] = fh.read()
+        self.commits.append((repo_id, files, kwargs))
+
+
+def test_push_to_hub_sends_data_card_config_and_manifest_in_one_commit(
+    tmp_path: Path, write_config, monkeypatch: pytest.MonkeyPatch
+):
+    datasets = pytest.importorskip("datasets")
+    pytest.importorskip("huggingface_hub")
+    run_dir = build_run(tmp_path, write_config, "pipeline")
+    monkeypatch.setenv("HF_TOKEN", SECRET)
+    FakeHub.made.clear()
+    written = export_run(run_dir, ["trl"], push_to_hub="me/sage-rt", hub_client=FakeHub)
+    (hub,) = FakeHub.made
+    assert hub.token == SECRET
+    private = {"repo_type": "dataset", "private": True, "exist_ok": True}
+    assert hub.repos == [("me/sage-rt", private)]
+    ((repo_id, files, options),) = hub.commits
+    assert repo_id == "me/sage-rt" and options["repo_type"] == "dataset"
+    assert set(files) == {"README.md", HUB_DATA_FILE, "config.yaml", "manifest.json"}
+    card = files["README.md"].decode()
+    assert card.startswith("---\n") and "pairs: **20**" in card and "| base64 |" in card
+    assert "path: data/train-*" in card  # the Hub card names the Parquet, not train.jsonl
+    assert "path: train.jsonl" in written["card"].read_text()  # the local card its own file
+    assert files["config.yaml"] == (run_dir / "config.yaml").read_bytes()
+    assert files["manifest.json"] == (run_dir / "manifest.json").read_bytes()
+    # The repo as the Hub would hold it loads by its card, as `load_dataset(REPO)` would.
+    repo = tmp_path / "repo"
+    for name, content in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_bytes(content)
+    loaded = datasets.load_dataset(str(repo))
+    assert list(loaded) == ["train"] and len(loaded["train"]) == 20
+    assert {"prompt", "chosen", "rejected", "taxonomy_macro"} <= set(loaded["train"].column_names)
+    # The token went to the client only: not into what was sent nor into the run folder.
+    for name, content in files.items():
+        assert SECRET.encode() not in content, name
+    for path in (p for p in run_dir.rglob("*") if p.is_file()):
+        assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_push_without_a_token_fails_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    for name in TOKEN_ENVS:
+        monkeypatch.delenv(name, raising=False)
+
+    def no_client(**_: object) -> None:
+        raise AssertionError("no client without a token")
+
+    with pytest.raises(UserError) as info:
+        export_run(tmp_path / "no-such-run", ["trl"], push_to_hub="me/x", hub_client=no_client)
+    assert "HF_TOKEN" in info.value.one_line()
+    monkeypatch.setenv("HUGGING_FACE_HUB_TOKEN", "fallback")
+    assert hub_token() == "fallback"
+    monkeypatch.setenv("HF_TOKEN", "first")
+    assert hub_token() == "first"

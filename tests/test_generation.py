@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+import shlex
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -11,12 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import FAST_RETRY, sagert_cmd
+from conftest import FAST_RETRY, env_with_tests, sagert_cmd
 from sagert.generation.sample import sample_records
 from sagert.settings.stages import SampleStage
 from sagert.taxonomy import load_taxonomy
-
-TESTS = Path(__file__).resolve().parent
 
 
 def mock_generator(responder: str = "mock_responders:pipeline") -> dict:
@@ -26,7 +24,7 @@ def mock_generator(responder: str = "mock_responders:pipeline") -> dict:
 
 
 def run_sagert(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    env = env_with_tests()
     return subprocess.run(
         [*sagert_cmd(), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
     )
@@ -252,6 +250,34 @@ def test_baseline_spends_the_same_generator_calls(tmp_path: Path, write_config):
     base_manifest = json.loads((tmp_path / "runs" / "b-baseline" / "manifest.json").read_text())
     assert base_manifest["stages"]["baseline"]["calls"]["mock/gen"]["calls"] == spent
     assert "sagert stats" in proc.stdout
+
+
+def test_baseline_prints_a_compare_command_that_works(tmp_path: Path, write_config):
+    """The `compare:` line `sagert baseline` prints runs as printed (a space in the path too)."""
+    tiny = {
+        "taxonomy": "harmbench",
+        "stages": {
+            "expand": {"depth": 0},
+            "sample": {"n_samples": 2},
+            "extract": {"queries_per_text": 1},
+            "evolve": {"rounds": 0},
+            "dedup": {"exact": False, "minhash": False},
+            "attack": {"per_prompt": 1, "styles": ["base64"]},
+        },
+    }
+    runs = tmp_path / "my runs"
+    config = write_config({"name": "c", "runs_dir": str(runs), "models": mock_generator(), **tiny})
+    assert run_sagert("generate", str(config), cwd=tmp_path).returncode == 0
+    proc = run_sagert("baseline", str(config), "--calls", "6", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("compare: ")]
+    program, *args = shlex.split(line.removeprefix("compare: "))
+    assert program == "sagert" and args[0] == "stats"
+    assert args[1:] == [str(runs / "c"), "--compare", str(runs / "c-baseline")]
+    stats = run_sagert(*args, cwd=tmp_path)
+    assert stats.returncode == 0, stats.stderr
+    header = next(ln for ln in stats.stdout.splitlines() if "metric" in ln)
+    assert "c (attack)" in header and "c-baseline (baseline)" in header
 
 
 def test_dedup_runs_between_evolve_and_attack(tmp_path: Path, write_config):

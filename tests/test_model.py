@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from sagert.models.cache import ResponseCache
-from sagert.models.model import Model, ModelCallError
+from sagert.models.model import Model, ModelCallError, backoff_seconds
+from sagert.models.provider import ProviderError
 from sagert.models.providers.mock import MockFault, MockProvider
 from sagert.models.spec import RetryPolicy
 from sagert.models.types import GenerateConfig, Message
@@ -62,6 +63,41 @@ def test_retry_after_is_capped():
     started = time.perf_counter()
     run(Model(provider, retry=policy).generate(HI))
     assert time.perf_counter() - started < 5
+
+
+def test_backoff_doubles_up_to_max_wait_with_bounded_jitter():
+    policy = RetryPolicy(initial_wait=0.5, max_wait=3.0, jitter=0.0, max_retry_after=10.0)
+    plain = RuntimeError("boom")
+    assert [backoff_seconds(policy, n, plain) for n in (1, 2, 3, 4, 5)] == [0.5, 1, 2, 3, 3]
+    jittered = policy.model_copy(update={"jitter": 0.25})
+    waits = [backoff_seconds(jittered, 1, plain) for _ in range(200)]
+    assert all(0.5 <= w <= 0.75 for w in waits) and len(set(waits)) > 1
+
+
+def test_backoff_takes_the_longer_retry_after_up_to_its_cap():
+    policy = RetryPolicy(initial_wait=1.0, max_wait=60.0, jitter=0.0, max_retry_after=5.0)
+
+    def after(seconds: float) -> ProviderError:
+        return ProviderError("429", retryable=True, retry_after=seconds)
+
+    assert backoff_seconds(policy, 1, after(2.5)) == 2.5  # longer than our own 1 s
+    assert backoff_seconds(policy, 3, after(2.5)) == 4.0  # ours (1 * 2**2) is longer
+    assert backoff_seconds(policy, 1, after(3600)) == 5.0  # capped at max_retry_after
+
+
+def test_limiter_slot_is_free_during_backoff():
+    provider = MockProvider(script=[MockFault(error="429", retry_after=0.5)], default="ok")
+    model = Model(provider, max_connections=1, retry=FAST)
+
+    async def go():
+        first = asyncio.create_task(model.generate(HI))
+        await asyncio.sleep(0.1)  # the first call has failed and is backing off
+        backing_off = (model.stats.retries, model.limiter.in_use)
+        other = await asyncio.wait_for(model.generate(HI), timeout=0.3)  # not blocked by it
+        return backing_off, other, await first
+
+    backing_off, other, first = run(go())
+    assert backing_off == (1, 0) and other.text == first.text == "ok"
 
 
 def test_timeout_is_retried():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import typer
@@ -22,9 +23,8 @@ def baseline(
     cfg = load_config(config)
     result = workflow.run(cfg, calls=calls, progress=stage_progress)
     print_summary(result.run_dir, [result.summary])
-    console().print(
-        Text(
-            f"compare: sagert stats {cfg.run_dir} --compare {result.run_dir} "
-            f"({result.calls} generator calls each)"
-        )
-    )
+    out = console()
+    out.print(Text(f"{result.calls} generator calls each"))
+    # The command alone on its line, quoted and never wrapped, so it can be pasted as is.
+    command = shlex.join(["sagert", "stats", str(cfg.run_dir), "--compare", str(result.run_dir)])
+    out.print(Text(f"compare: {command}"), soft_wrap=True)

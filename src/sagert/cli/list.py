@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from sagert.cli.console import ConfigOption, config_or_default, console
 from sagert.core.errors import UserError
@@ -23,5 +24,5 @@ def list_kind(
     templates = Templates(config_or_default(config).templates_dir)
     table = Table("name", "description" if kind != "templates" else "from", title=kind)
     for name, desc in rows(kind, templates):
-        table.add_row(name, desc)
+        table.add_row(Text(name), Text(desc))  # Text: a `[...]` in a description is not markup
     console().print(table)

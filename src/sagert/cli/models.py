@@ -28,15 +28,14 @@ def models_overview(ctx: typer.Context, config: Path | None = ConfigOption) -> N
     out = console()
     table = Table("provider", "description", title="providers")
     for entry in providers:
-        table.add_row(entry.name, entry.description)
+        table.add_row(Text(entry.name), Text(entry.description))
     out.print(table)
     roles = Table("role", "model", "base_url", "max_connections", "from", title="roles")
     for role in ROLES:
         spec = cfg.models.for_role(role)
         source = "config" if cfg.models.configured(role) else "generator"
-        roles.add_row(
-            role, spec.model, spec.base_url or "-", str(spec.max_connections or "default"), source
-        )
+        cells = (spec.model, spec.base_url or "-", str(spec.max_connections or "default"))
+        roles.add_row(role, *map(Text, cells), source)  # Text: config values are not markup
     out.print(roles)
 
 

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
-
-from tenacity import (
-    AsyncRetrying,
-    Future,
-    RetryAction,
-    RetryCallState,
-    wait_exponential_jitter,
-)
 
 from sagert.models.cache import ResponseCache, cache_key
 from sagert.models.limiter import AdaptiveLimiter
@@ -78,9 +71,6 @@ class Model:
         self.cache = cache
         self.stats = ModelStats()
         self.limiter = AdaptiveLimiter(self.max_connections)
-        self._backoff = wait_exponential_jitter(
-            multiplier=self.retry.initial_wait, max=self.retry.max_wait, jitter=self.retry.jitter
-        )
 
     async def generate(
         self,
@@ -138,11 +128,10 @@ class Model:
         return output
 
     async def _call_with_retries(self, call: Callable[[], Awaitable[ModelOutput]]) -> ModelOutput:
-        # tenacity's semantics (retry what the provider calls retryable, stop after
-        # max_attempts, re-raise the last error), hand-rolled so that a call that succeeds
-        # builds no retry objects: at hundreds of calls a second that was a tenth of the
-        # client's CPU (benchmarks/throughput.py). The retry path below still uses tenacity's
-        # state and backoff (`_wait`, `_before_sleep`) exactly as before.
+        # Retry what the provider calls retryable, stop after max_attempts, re-raise the last
+        # error: hand-rolled rather than a tenacity `AsyncRetrying` per call, because at
+        # hundreds of calls a second building its retry objects was a tenth of the client's CPU
+        # (benchmarks/throughput.py, docs/performance.md); a call that succeeds builds nothing.
         attempts = 0
         try:
             while True:
@@ -150,27 +139,16 @@ class Model:
                 try:
                     return await self._call_once(call)
                 except Exception as exc:
-                    if not self.provider.is_retryable(exc):
+                    if not self.provider.is_retryable(exc) or attempts >= self.retry.max_attempts:
                         raise
-                    await self._after_retryable_failure(attempts, exc)
+                    # Outside `_call_once`: the limiter slot is free while we back off.
+                    wait = backoff_seconds(self.retry, attempts, exc)
+                    self.stats.retries += 1
+                    log.debug("%s: retry %d in %.2fs after %r", self.name, attempts, wait, exc)
+                    await asyncio.sleep(wait)
         except Exception as exc:
             self.stats.failures += 1
             raise ModelCallError(self.name, attempts, exc) from exc
-
-    async def _after_retryable_failure(self, attempt: int, exc: Exception) -> None:
-        """Re-raise `exc` once the attempts are used up, else count, log and wait out a retry."""
-        state = RetryCallState(AsyncRetrying(), fn=None, args=(), kwargs={})
-        state.attempt_number = attempt
-        state.outcome = Future.construct(attempt, exc, has_exception=True)
-        # As in tenacity: the wait is computed before the stop check.
-        wait = self._wait(state)
-        state.upcoming_sleep = wait
-        if attempt >= self.retry.max_attempts:
-            raise exc
-        state.next_action = RetryAction(wait)
-        state.idle_for += wait
-        self._before_sleep(state)
-        await asyncio.sleep(wait)
 
     async def _call_once(self, call: Callable[[], Awaitable[ModelOutput]]) -> ModelOutput:
         async with self.limiter:
@@ -193,19 +171,17 @@ class Model:
         self.stats.completion_tokens += output.usage.completion_tokens
         return output
 
-    def _wait(self, state: RetryCallState) -> float:
-        policy = self.retry
-        backoff: float = self._backoff(state)
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, ProviderError) and exc.retry_after is not None:
-            return min(max(exc.retry_after, backoff), policy.max_retry_after)
-        return backoff
-
-    def _before_sleep(self, state: RetryCallState) -> None:
-        self.stats.retries += 1
-        exc = state.outcome.exception() if state.outcome else None
-        wait = state.next_action.sleep if state.next_action else 0.0
-        log.debug("%s: retry %d in %.2fs after %r", self.name, state.attempt_number, wait, exc)
-
     async def aclose(self) -> None:
         await self.provider.aclose()
+
+
+def backoff_seconds(policy: RetryPolicy, attempt: int, exc: BaseException) -> float:
+    """The wait after failed attempt `attempt` (1-based): `initial_wait * 2**(attempt-1)` plus
+    up to `jitter` seconds, at most `max_wait` (tenacity's `wait_exponential_jitter` formula, in
+    three lines so the retry loop needs no tenacity state); a server's Retry-After wins when
+    longer, up to `max_retry_after`."""
+    exponential = policy.initial_wait * 2.0 ** (attempt - 1)
+    wait = min(exponential + random.uniform(0, policy.jitter), policy.max_wait)
+    if isinstance(exc, ProviderError) and exc.retry_after is not None:
+        return min(max(exc.retry_after, wait), policy.max_retry_after)
+    return wait

@@ -3,12 +3,14 @@
 Every row carries its metadata as flat columns (taxonomy path, format, persona, attack,
 evolution, lineage, verdicts, models) so pandas and `datasets` read it without conversion.
 Lineage is a JSON string: its arguments differ per step, which Arrow cannot type as a column.
+`--push-to-hub` uploads the data, the card, config.yaml and manifest.json in one commit.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +19,15 @@ from typing import Any
 from sagert.core.errors import UserError
 from sagert.store.records import Record
 from sagert.store.run import RunStore, write_atomic
+from sagert.workflows.hub import HubClient, hub_token, push_files
 
 EXPORT_FORMATS = ("trl", "jsonl", "parquet", "hf")
 
 
 PAIRS_STAGE = "pairs"
+HUB_DATA_FILE = "data/train-00000-of-00001.parquet"
+"""Where `DatasetDict.push_to_hub` puts a one-shard train split; the card's `configs:` names it."""
+HUB_DATA_GLOB = "data/train-*"
 
 
 def pair_records(store: RunStore) -> Iterator[Record]:
@@ -76,8 +82,14 @@ def export_run(
     conversational: bool = False,
     out_dir: Path | None = None,
     push_to_hub: str | None = None,
+    hub_client: HubClient | None = None,
 ) -> dict[str, Path]:
-    """Write each format under runs/<name>/export/; returns format -> path."""
+    """Write each format under runs/<name>/export/; returns format -> path.
+
+    `push_to_hub` (a repo id) also uploads to a private Hub dataset repo, with `hub_client`
+    (default `huggingface_hub.HfApi`) and the token from HF_TOKEN."""
+    if push_to_hub:
+        hub_token()  # no token: say so before any work
     store = RunStore.reader(run_dir)
     pairs_path = store.paths.stage(PAIRS_STAGE)
     if not pairs_path.exists():
@@ -102,23 +114,23 @@ def export_run(
         full = out / "records.jsonl"
         _write_jsonl(full, (r.model_dump(mode="json") for r in pair_records(store)))
         written["jsonl"] = full
-    if "parquet" in formats or "hf" in formats or push_to_hub:
+    dataset: Any = None
+    if {"parquet", "hf"} & set(formats) or push_to_hub:
         dataset = _load_hf(trl_path)
-        if "parquet" in formats:
-            written["parquet"] = out / "train.parquet"
-            dataset.to_parquet(str(written["parquet"]))
-        if "hf" in formats or push_to_hub:
-            from datasets import DatasetDict
+    if "parquet" in formats:
+        written["parquet"] = out / "train.parquet"
+        dataset.to_parquet(str(written["parquet"]))
+    if "hf" in formats:
+        from datasets import DatasetDict
 
-            dd = DatasetDict({"train": dataset})
-            if "hf" in formats:
-                written["hf"] = out / "hf"
-                dd.save_to_disk(str(written["hf"]))
-            if push_to_hub:
-                _push(dd, push_to_hub)
+        written["hf"] = out / "hf"
+        DatasetDict({"train": dataset}).save_to_disk(str(written["hf"]))
     card = out / "README.md"
     write_atomic(card, dataset_card(store, trl_path, count, conversational))
     written["card"] = card
+    if push_to_hub:
+        hub_card = dataset_card(store, trl_path, count, conversational, data_path=HUB_DATA_GLOB)
+        _push(store, dataset, push_to_hub, hub_card, count, hub_client)
     return written
 
 
@@ -143,15 +155,42 @@ def _load_hf(path: Path) -> Any:
     return load_dataset("json", data_files=str(path), split="train")
 
 
-def _push(dataset: Any, repo_id: str) -> None:
-    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
-    if not token:
-        raise UserError("pushing to the Hub needs a token", fix="export HF_TOKEN=<your token>")
-    dataset.push_to_hub(repo_id, token=token, private=True)
+def _push(
+    store: RunStore,
+    dataset: Any,
+    repo_id: str,
+    card: str,
+    count: int,
+    hub_client: HubClient | None,
+) -> str:
+    """The Parquet in `push_to_hub`'s layout, the card (naming it), the run's config and manifest:
+    one commit, so `load_dataset(REPO)` works and the card is the one this run wrote."""
+    with tempfile.TemporaryDirectory(prefix="sagert-hub-") as tmp:
+        data = Path(tmp) / "train.parquet"
+        dataset.to_parquet(str(data))
+        files: dict[str, Path | bytes] = {HUB_DATA_FILE: data, "README.md": card.encode()}
+        for path in (store.paths.config, store.paths.manifest):
+            if path.is_file():
+                files[path.name] = path
+        name = store.manifest().name or store.path.name
+        return push_files(
+            repo_id,
+            files,
+            commit_message=f"sagert export: {count} pairs from run {name}",
+            hub_client=hub_client,
+        )
 
 
-def dataset_card(store: RunStore, trl_path: Path, count: int, conversational: bool) -> str:
-    """A README.md with counts and taxonomy coverage, as HF dataset cards expect."""
+def dataset_card(
+    store: RunStore,
+    trl_path: Path,
+    count: int,
+    conversational: bool,
+    *,
+    data_path: str | None = None,
+) -> str:
+    """A README.md with counts and taxonomy coverage, as HF dataset cards expect; its `configs:`
+    point `load_dataset` at `data_path` (default: the TRL file beside the card)."""
     macro: Counter[str] = Counter()
     sub: Counter[str] = Counter()
     attack: Counter[str] = Counter()
@@ -171,7 +210,9 @@ def dataset_card(store: RunStore, trl_path: Path, count: int, conversational: bo
         "tags: [safety, red-teaming, dpo, preference, sagert]",
         "configs:",
         "- config_name: default",
-        f"  data_files: {trl_path.name}",
+        "  data_files:",
+        "  - split: train",
+        f"    path: {data_path or trl_path.name}",
         "---",
         "",
         f"# {manifest.name or store.path.name}: a SAGE-RT safety preference dataset",
