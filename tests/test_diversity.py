@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 from sagert.cli.stats import stats
 from sagert.core.errors import UserError
 from sagert.core.ids import stable_id
-from sagert.diversity import sources as stats_sources
 from sagert.diversity.metrics import (
     DiversityAccumulator,
     diversity_report,
@@ -24,6 +23,7 @@ from sagert.diversity.metrics import (
     report_table,
     self_bleu,
 )
+from sagert.store import tables
 from sagert.store.jsonl import StageFile
 from sagert.store.records import Record, TaxonomyPath
 from sagert.taxonomy import Taxonomy
@@ -334,7 +334,7 @@ def test_parquet_without_pyarrow_says_what_to_install(
     def no_pyarrow(name: str):
         raise ImportError(name)
 
-    monkeypatch.setattr(stats_sources.importlib, "import_module", no_pyarrow)
+    monkeypatch.setattr(tables.importlib, "import_module", no_pyarrow)
     result = invoke(path)
     assert isinstance(result.exception, UserError)
     assert "pip install 'sagert[hf]'" in result.exception.one_line()

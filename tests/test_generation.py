@@ -302,9 +302,7 @@ def test_dedup_runs_between_evolve_and_attack(tmp_path: Path, write_config):
     assert {r["parent_id"] for r in attacked} == kept_ids
 
 
-def test_baseline_counts_a_refusing_generator_as_failures_not_prompts(
-    tmp_path: Path, write_config
-):
+def test_baseline_counts_a_refusing_generator_as_failures_not_prompts(tmp_path: Path, write_config):
     """The naive baseline filters refusals like raw_text does: "I'm sorry" is no prompt."""
     config = write_config(
         {"name": "r", "models": mock_generator("mock_responders:refusing_baseline"), **SMALL}

@@ -10,7 +10,8 @@ import pytest
 
 from sagert.core.errors import UserError
 from sagert.core.ids import stable_id
-from sagert.loaders.formats import detect_loader, load_prompts, loaders, unwrap_alert
+from sagert.loaders import detect_loader, load_prompts, loaders
+from sagert.loaders.benchmarks import unwrap_alert
 from sagert.store.records import LineageStep, Record, TaxonomyPath
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared/data"

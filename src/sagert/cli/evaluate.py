@@ -14,7 +14,7 @@ from sagert.cli.progress import stage_progress
 from sagert.cli.tables import stages_table
 from sagert.core.errors import UserError
 from sagert.engine.runner import total_calls
-from sagert.loaders.formats import loaders
+from sagert.loaders import loaders
 from sagert.report.build import build_report
 from sagert.settings.run import load_config
 from sagert.workflows import evaluate as workflow

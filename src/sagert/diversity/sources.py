@@ -7,21 +7,18 @@ TXT, Parquet) give prompts from one column, so other datasets can be measured th
 
 from __future__ import annotations
 
-import importlib
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
 from sagert.core.errors import UserError
-from sagert.core.ids import stable_id
 from sagert.store.jsonl import read_records
 from sagert.store.paths import RunPaths
-from sagert.store.prompts import SOURCE_STAGE, read_prompts
+from sagert.store.prompts import read_prompts
 from sagert.store.records import Record
+from sagert.store.tables import columns
 from sagert.taxonomy import Taxonomy
 
 RUN_STAGES = ("attack", "dedup", "evolve", "extract", "baseline")
@@ -53,10 +50,7 @@ def open_source(path: Path, *, column: str = "prompt", stage: str | None = None)
         return _run_source(path, stage)
     if not path.is_file():
         raise UserError("not found", file=path, fix="give a run directory or a prompt file")
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return StatsSource(path.name, lambda: _parquet_prompts(path, column))
-    if suffix in {".jsonl", ".json"} and _holds_records(path):
+    if path.suffix.lower() in {".jsonl", ".json"} and _holds_records(path):
         field = _record_field(path, column)
         return StatsSource(path.name, lambda: _record_file(path), field=field)
     next(read_prompts(path, column), None)  # a bad type or column fails now, before any work
@@ -103,15 +97,7 @@ def _run_source(run_dir: Path, stage: str | None) -> StatsSource:
 
 def _holds_records(path: Path) -> bool:
     """A JSONL whose first row has a record's id and stage: a sagert stage file or export."""
-    try:
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    row = json.loads(line)
-                    return isinstance(row, dict) and {"id", "stage"} <= row.keys()
-    except (UnicodeDecodeError, ValueError):
-        return False  # read_prompts says what is wrong
-    return False
+    return {"id", "stage"} <= set(columns(path))
 
 
 def _record_field(path: Path, column: str) -> str:
@@ -141,40 +127,3 @@ def _checked(path: Path, records: Iterator[Record]) -> Iterator[Record]:
             file=path,
             fix="give a stage file of this sagert version, or use --column on a plain file",
         ) from None
-
-
-def _parquet_prompts(path: Path, column: str) -> Iterator[Record]:
-    try:
-        pq: Any = importlib.import_module("pyarrow.parquet")
-    except ImportError:
-        raise UserError(
-            "reading Parquet needs pyarrow", file=path, fix="pip install 'sagert[hf]'"
-        ) from None
-    try:
-        parquet = pq.ParquetFile(path)
-    except Exception as exc:  # pyarrow raises its own ArrowInvalid for a bad file
-        raise UserError(f"not a readable Parquet file ({exc})", file=path) from None
-    names = list(parquet.schema_arrow.names)
-    if column not in names:
-        raise UserError(
-            f"no {column!r} column (columns: {', '.join(names)})",
-            file=path,
-            fix="pass --column NAME",
-        )
-    row = 0
-    for batch in parquet.iter_batches(columns=[column], batch_size=8192):
-        for value in batch.column(0).to_pylist():
-            row += 1
-            if not isinstance(value, str) or not value.strip():
-                raise UserError(
-                    f"{column!r} must be non-empty text",
-                    file=path,
-                    field=f"row {row}",
-                    fix="drop or fill the empty rows",
-                )
-            yield Record(
-                id=stable_id(SOURCE_STAGE, row, value),
-                stage=SOURCE_STAGE,
-                prompt=value,
-                meta={"source_row": row},
-            )

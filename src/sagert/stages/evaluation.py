@@ -11,6 +11,7 @@ roles include the user-named targets, so the evaluate workflow opens the run wit
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -26,15 +27,15 @@ from sagert.attacks.base import (
 )
 from sagert.core.ids import stable_id
 from sagert.core.seeds import record_rng, record_seed
+from sagert.engine.answers import Sample, sample_answers
 from sagert.engine.context import RunContext
 from sagert.engine.stage import stages
 from sagert.judges import make_judge
 from sagert.judges.base import Judge, JudgeContext, JudgeInput, Score, error_score
-from sagert.models.model import ModelCallError
-from sagert.models.types import GenerateConfig, Message
+from sagert.models.types import Message
 from sagert.results.metrics import EVAL_ATTACK_STAGE, EVALUATE_STAGE, REFUSAL_JUDGE
 from sagert.settings.evaluate import EvaluateSettings
-from sagert.store.records import Failure, Record, Response
+from sagert.store.records import Failure, Record
 
 NO_ATTACK = "none"
 
@@ -160,45 +161,39 @@ class EvalRespond:
         # The sample seed depends on the attacked prompt, not the target: targets get the
         # same seeds, so a comparison is like for like.
         prompt_id = record.parent_id or record.id
+        samples = sample_answers(
+            model,
+            [Message(role="user", content=user)],
+            self.settings.n_samples,
+            lambda sample: record_seed(ctx.config.seed, prompt_id, self.name, sample),
+        )
         out: list[Record] = []
-        for sample in range(self.settings.n_samples):
-            meta = {
-                **record.meta,
-                "sample": sample,
-                "model": model.spec.model,
-                "judge": self.judge.name,
-            }
-            seed = record_seed(ctx.config.seed, prompt_id, self.name, sample)
-            try:
-                answer = await model.generate(
-                    [Message(role="user", content=user)], GenerateConfig(seed=seed)
-                )
-            except ModelCallError as exc:
-                failure = Failure(
-                    stage=self.name,
-                    reason=f"target error: {exc}",
-                    raw=[exc.raw] if exc.raw else [],
-                    attempts=exc.attempts,
-                )
-                out.append(
-                    record.child(self.name, sample, status="failed", failure=failure, meta=meta)
-                )
-                continue
-            response = Response(
-                text=answer.text,
-                model=model.spec.model,
-                sample=sample,
-                finish_reason=answer.finish_reason,
-                prompt_tokens=answer.usage.prompt_tokens,
-                completion_tokens=answer.usage.completion_tokens,
-            )
-            scores = await self._scores(record, answer.text, jctx)
-            out.append(
-                record.child(
-                    self.name, sample, responses={target: [response]}, scores=scores, meta=meta
-                )
-            )
+        async with aclosing(samples):
+            async for sample in samples:
+                out.append(await self._result(record, sample, target, model.spec.model, jctx))
         return out
+
+    async def _result(
+        self, record: Record, sample: Sample, target: str, model: str, jctx: JudgeContext
+    ) -> Record:
+        """One answer with its scores, or a target error: a failed record, counted apart."""
+        meta = {**record.meta, "sample": sample.index, "model": model, "judge": self.judge.name}
+        if sample.error is not None:
+            exc = sample.error
+            failure = Failure(
+                stage=self.name,
+                reason=f"target error: {exc}",
+                raw=[exc.raw] if exc.raw else [],
+                attempts=exc.attempts,
+            )
+            return record.child(
+                self.name, sample.index, status="failed", failure=failure, meta=meta
+            )
+        response = sample.unwrap()
+        scores = await self._scores(record, response.text, jctx)
+        return record.child(
+            self.name, sample.index, responses={target: [response]}, scores=scores, meta=meta
+        )
 
     async def _scores(self, record: Record, text: str, jctx: JudgeContext) -> dict[str, Any]:
         # The judge reads the plain request (before any attack), so an encoded prompt does not

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from sagert.core.seeds import record_seed
+from sagert.engine.answers import answer_samples
 from sagert.engine.context import RoleModel, RunContext
 from sagert.engine.stage import stages
 from sagert.judges import make_judge
@@ -16,7 +17,7 @@ from sagert.models.model import ModelCallError
 from sagert.models.types import GenerateConfig, Message
 from sagert.settings.run import RunConfig
 from sagert.settings.stages import JudgeStage, PairsStage, ResponsesStage
-from sagert.store.records import Record, Response, response_from
+from sagert.store.records import Record, Response
 
 CHOSEN, REJECTED = "chosen", "rejected"
 SAFE_FOR_CHOSEN = frozenset({"safe", "refused"})
@@ -69,12 +70,13 @@ class Responses:
         messages = [Message(role="user", content=record.prompt or "")]
         if system and not model.spec.system_prompt:
             messages.insert(0, Message(role="system", content=system))
-        answers = []
-        for sample in range(self.settings.n_samples):
-            seed = record_seed(ctx.config.seed, record.id, f"{self.name}-{side}", sample)
-            out = await model.generate(messages, GenerateConfig(seed=seed, prefill=prefill))
-            answers.append(response_from(out, model.spec.model, sample))
-        return answers
+        return await answer_samples(
+            model,
+            messages,
+            self.settings.n_samples,
+            lambda sample: record_seed(ctx.config.seed, record.id, f"{self.name}-{side}", sample),
+            GenerateConfig(prefill=prefill),
+        )
 
 
 @stages.register("judge", "The configured judge scores every chosen and rejected response.")

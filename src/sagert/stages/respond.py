@@ -8,13 +8,14 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from sagert.core.ids import stable_id
+from sagert.engine.answers import answer_samples
 from sagert.engine.context import RunContext
 from sagert.engine.stage import stages
 from sagert.models.model import ModelCallError
-from sagert.models.types import GenerateConfig, Message
+from sagert.models.types import Message
 from sagert.settings.run import RoleName
 from sagert.settings.stages import RespondStage
-from sagert.store.records import Record, Response, response_from
+from sagert.store.records import Record
 
 
 @stages.register("respond", "A role answers every prompt (n samples each).")
@@ -37,20 +38,20 @@ class Respond:
         role: RoleName = self.settings.role
         model = ctx.role(role)
         user = ctx.templates.render("respond/user.j2", prompt=record.prompt or "")
-        answers: list[Response] = []
-        for sample in range(self.settings.n_samples):
-            seed = _sample_seed(ctx.config.seed, record.id, sample)
-            try:
-                out = await model.generate(
-                    [Message(role="user", content=user)], GenerateConfig(seed=seed)
+        messages = [Message(role="user", content=user)]
+        try:
+            answers = await answer_samples(
+                model,
+                messages,
+                self.settings.n_samples,
+                lambda sample: _sample_seed(ctx.config.seed, record.id, sample),
+            )
+        except ModelCallError as exc:
+            return [
+                record.failed(
+                    self.name, str(exc), raw=[exc.raw] if exc.raw else [], attempts=exc.attempts
                 )
-            except ModelCallError as exc:
-                return [
-                    record.failed(
-                        self.name, str(exc), raw=[exc.raw] if exc.raw else [], attempts=exc.attempts
-                    )
-                ]
-            answers.append(response_from(out, model.spec.model, sample))
+            ]
         return [record.child(self.name, responses={**record.responses, role: answers})]
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from sagert.core.errors import UserError
 from sagert.engine.progress import ProgressFactory, no_progress
 from sagert.engine.summary import StageSummary
-from sagert.loaders.formats import run_prompt_file
+from sagert.loaders.runs import run_prompt_file
 from sagert.models.spec import ModelSpec
 from sagert.settings.evaluate import EvaluateSettings, PromptSource
 from sagert.settings.run import RunConfig

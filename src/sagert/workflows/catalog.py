@@ -34,7 +34,7 @@ def registry(kind: str) -> Registry[Any]:
     from sagert.engine.stage import stages
     from sagert.generation.formats import formats
     from sagert.judges.base import judges
-    from sagert.loaders.formats import loaders
+    from sagert.loaders import loaders
     from sagert.models.provider import providers
     from sagert.taxonomy import taxonomies
 

@@ -25,7 +25,7 @@ from sagert.engine.progress import ProgressFactory, no_progress
 from sagert.engine.runner import run_stage
 from sagert.engine.session import open_run
 from sagert.engine.summary import StageSummary
-from sagert.loaders.formats import default_source_name, detect_loader, load_prompts
+from sagert.loaders import default_source_name, detect_loader, load_prompts
 from sagert.models.spec import ModelSpec
 from sagert.results.metrics import EVAL_ATTACK_STAGE, EVALUATE_STAGE, write_outputs
 from sagert.settings.evaluate import EvaluateSettings, PromptSource
