@@ -38,6 +38,7 @@ STAGE_SETTINGS = {
     "attack": AttackStage(),
     "responses": ResponsesStage(),
     "judge": JudgeStage(),
+    "judge_eval": JudgeStage(),
     "pairs": "refusal",
     "baseline": None,
 }
