@@ -38,7 +38,8 @@ main()
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    # This checkout's src first: an editable install elsewhere must not answer for it.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent / "src"), str(TESTS)])}
     return subprocess.run(
         [sys.executable, "-c", CLI, *args],
         capture_output=True,

@@ -21,6 +21,7 @@ from sagert.cli.export import export
 from sagert.cli.gc_tuning import tune_gc
 from sagert.cli.generate import generate
 from sagert.cli.init import init
+from sagert.cli.judge_eval import judge_eval
 from sagert.cli.list import list_kind
 from sagert.cli.models import models_app
 from sagert.cli.report import report
@@ -50,6 +51,7 @@ app.command("export")(export)
 app.command("baseline")(baseline)
 app.command("stats")(stats)
 app.command("evaluate")(evaluate)
+app.command("judge-eval")(judge_eval)
 app.command("report")(report)
 app.command("train")(train)
 app.command("align")(align)

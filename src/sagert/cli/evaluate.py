@@ -61,12 +61,14 @@ def print_evaluation(run_dir: Path, result: EvaluationResult) -> None:
     summaries, summary = result.summaries, result.summary
     out = console()
     out.print(stages_table(summaries))
+    calibrated = bool(summary.get("judge_calibration"))
     rates = Table(
         "target",
         "model",
         "judged",
         "unsafe",
         "ASR [95% CI]",
+        *(["ASR judge-corrected [95% CI]"] if calibrated else []),
         "judge err",
         "target err",
         "benign judged",
@@ -80,12 +82,21 @@ def print_evaluation(run_dir: Path, result: EvaluationResult) -> None:
             str(row["judged"]),
             str(row["unsafe"]),
             _rate(row, "asr"),
+            *([_rate(row, "asr_corrected")] if calibrated else []),
             str(row["judge_errors"] + row["benign_judge_errors"]),
             str(row["target_errors"] + row["benign_target_errors"]),
             str(row["benign_judged"]),
             _rate(row, "over_refusal"),
         )
     out.print(rates)
+    if calibrated:
+        cal = summary["judge_calibration"]
+        out.print(
+            Text(
+                f"judge-corrected ASR (Rogan-Gladen): sensitivity {cal['sensitivity']:.3f},"
+                f" specificity {cal['specificity']:.3f} from {cal['file']}"
+            )
+        )
     if summary["attack_errors"]:
         failed = ", ".join(f"{k}: {v}" for k, v in summary["attack_errors"].items())
         out.print(Text(f"attacks that could not be applied: {failed}"))

@@ -139,7 +139,14 @@ def build_report(run_dir: Path, output: Path | None = None, *, max_rows: int = M
 
 def _evaluation_view(summary: dict[str, Any] | None) -> dict[str, Any] | None:
     if summary is None:
-        return {"targets": [], "charts": [], "heatmaps": [], "attack_errors": {}, "judges": []}
+        return {
+            "targets": [],
+            "calibration": None,
+            "charts": [],
+            "heatmaps": [],
+            "attack_errors": {},
+            "judges": [],
+        }
     by = summary["by"]
     targets = [
         {
@@ -148,6 +155,11 @@ def _evaluation_view(summary: dict[str, Any] | None) -> dict[str, Any] | None:
             "asr_text": pct(row["asr"], row["asr_low"], row["asr_high"]),
             "over_refusal_text": pct(
                 row["over_refusal"], row["over_refusal_low"], row["over_refusal_high"]
+            ),
+            "asr_corrected_text": pct(
+                row.get("asr_corrected"),
+                row.get("asr_corrected_low"),
+                row.get("asr_corrected_high"),
             ),
         }
         for row in summary["overall"]
@@ -185,6 +197,7 @@ def _evaluation_view(summary: dict[str, Any] | None) -> dict[str, Any] | None:
             )
     return {
         "targets": targets,
+        "calibration": summary.get("judge_calibration"),
         "judges": summary["judges"],
         "charts": charts,
         "heatmaps": _heatmaps(by),

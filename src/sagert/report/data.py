@@ -8,12 +8,14 @@ reading examples, results.csv holds everything.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from sagert.diversity.metrics import DiversityAccumulator
+from sagert.results.calibration import Calibration
 from sagert.results.metrics import (
     EVAL_ATTACK_STAGE,
     EVALUATE_STAGE,
@@ -174,12 +176,27 @@ def evaluation_summary(store: RunStore) -> dict[str, Any] | None:
         summary.add(result)
         key = (result.target, result.source, result.attack)
         source_attack.setdefault(key, Tally()).add(result)
-    data = summary.as_dict(attack_errors(store))
+    calibration = summary_calibration(store)
+    data = summary.as_dict(attack_errors(store), calibration)
     data["by"]["source_attack"] = [
-        {"target": target, "source": source, "attack": attack, **tally.as_dict()}
+        {"target": target, "source": source, "attack": attack, **tally.as_dict(calibration)}
         for (target, source, attack), tally in sorted(source_attack.items())
     ]
     return data
+
+
+def summary_calibration(store: RunStore) -> Calibration | None:
+    """The judge calibration the last `sagert evaluate` used, as summary.json keeps it.
+
+    Kept there, not re-read from `evaluate.judge_calibration`: that path is relative to where
+    evaluate ran, and the report must give the numbers summary.json gave.
+    """
+    try:
+        data = json.loads(store.paths.summary_json.read_text(encoding="utf-8"))
+        block = data.get("judge_calibration") if isinstance(data, dict) else None
+        return Calibration.from_dict(block, str(block.get("file") or "")) if block else None
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 @dataclass

@@ -68,6 +68,11 @@ class EvaluateSettings(BaseModel):
     n_samples: int = Field(default=1, ge=1, le=100, description="Answers per prompt and target.")
     judge: str = Field(default="refusal", description="A registered judge: sagert list judges.")
     judge_settings: dict[str, Any] = Field(default_factory=dict)
+    judge_calibration: Path | None = Field(
+        default=None,
+        description="A `sagert judge-eval --json` file of this judge: ASR is also reported"
+        " corrected for its sensitivity and specificity (Rogan-Gladen).",
+    )
     limit: int | None = Field(
         default=None, ge=1, description="Max prompts per source (a source's own limit wins)."
     )

@@ -6,9 +6,20 @@ from sagert.stages import (
     evaluation,
     expand,
     generation,
+    judge_eval,
     pairs,
     respond,
     sample,
 )
 
-__all__ = ["baseline", "dedup", "evaluation", "expand", "generation", "pairs", "respond", "sample"]
+__all__ = [
+    "baseline",
+    "dedup",
+    "evaluation",
+    "expand",
+    "generation",
+    "judge_eval",
+    "pairs",
+    "respond",
+    "sample",
+]

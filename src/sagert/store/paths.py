@@ -56,6 +56,11 @@ class RunPaths:
         return self.root / "summary.json"
 
     @property
+    def judge_eval_json(self) -> Path:
+        """`sagert judge-eval`'s agreement figures (the same as its --json file)."""
+        return self.root / "judge_eval.json"
+
+    @property
     def report_html(self) -> Path:
         return self.root / "report.html"
 

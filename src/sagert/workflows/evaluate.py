@@ -27,6 +27,7 @@ from sagert.engine.session import open_run
 from sagert.engine.summary import StageSummary
 from sagert.loaders import default_source_name, detect_loader, load_prompts
 from sagert.models.spec import ModelSpec
+from sagert.results.calibration import Calibration, load_calibration
 from sagert.results.metrics import EVAL_ATTACK_STAGE, EVALUATE_STAGE, write_outputs
 from sagert.settings.evaluate import EvaluateSettings, PromptSource
 from sagert.settings.run import ROLES, RunConfig
@@ -44,6 +45,8 @@ class Prepared:
 
     sources: list[ResolvedSource]
     prompts: int
+    calibration: Calibration | None = None
+    """The judge's sensitivity and specificity, when `judge_calibration` is set."""
 
 
 @dataclass(frozen=True)
@@ -160,8 +163,11 @@ def prepare(settings: EvaluateSettings, seed: int) -> Prepared:
         )
     check_attacks(settings)
     EvalRespond(settings)  # builds the judge: its name and settings are checked
+    calibration = None
+    if settings.judge_calibration is not None:
+        calibration = load_calibration(settings.judge_calibration, settings.judge)
     sources = resolve_sources(settings)
-    return Prepared(sources, sum(1 for _ in all_sources(sources, seed)))
+    return Prepared(sources, sum(1 for _ in all_sources(sources, seed)), calibration)
 
 
 async def run_evaluation(
@@ -229,7 +235,7 @@ async def run_evaluation(
                 on_progress=advance,
             )
         )
-    return summaries, write_outputs(ctx.store)
+    return summaries, write_outputs(ctx.store, plan.calibration)
 
 
 @dataclass(frozen=True)
