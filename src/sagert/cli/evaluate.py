@@ -11,7 +11,7 @@ from rich.text import Text
 
 from sagert.cli.console import console
 from sagert.cli.progress import stage_progress
-from sagert.cli.tables import stages_table
+from sagert.cli.tables import endpoints_table, stages_table
 from sagert.core.errors import UserError
 from sagert.engine.runner import total_calls
 from sagert.loaders import loaders
@@ -101,7 +101,8 @@ def print_evaluation(run_dir: Path, result: EvaluationResult) -> None:
         failed = ", ".join(f"{k}: {v}" for k, v in summary["attack_errors"].items())
         out.print(Text(f"attacks that could not be applied: {failed}"))
     calls = Table("model", "roles", "calls", "cache hits", "retries", "failures", title="models")
-    for name, st in total_calls(summaries).items():
+    totals = total_calls(summaries)
+    for name, st in totals.items():
         calls.add_row(
             Text(name),
             ",".join(st["roles"]),
@@ -111,4 +112,7 @@ def print_evaluation(run_dir: Path, result: EvaluationResult) -> None:
             str(st.get("failures", 0)),
         )
     out.print(calls)
+    endpoints = endpoints_table(totals)
+    if endpoints is not None:
+        out.print(endpoints)
     out.print(Text(f"run: {run_dir}  (results.csv, summary.json)"))

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sagert.cli.console import console
-from sagert.cli.tables import stages_table
+from sagert.cli.tables import endpoints_table, stages_table
 from sagert.core.terminal import plain
 from sagert.engine.runner import total_calls
 from sagert.engine.summary import StageSummary
@@ -34,7 +34,8 @@ def print_summary(run_dir: Path, summaries: list[StageSummary]) -> None:
         "completion tok",
         title="models (this run)",
     )
-    for name, st in total_calls(summaries).items():
+    totals = total_calls(summaries)
+    for name, st in totals.items():
         calls.add_row(
             name,
             ",".join(st["roles"]),
@@ -46,6 +47,9 @@ def print_summary(run_dir: Path, summaries: list[StageSummary]) -> None:
             str(st.get("completion_tokens", 0)),
         )
     out.print(calls)
+    endpoints = endpoints_table(totals)
+    if endpoints is not None:
+        out.print(endpoints)
     wall = sum(s.seconds for s in summaries)
     out.print(Text(f"run: {run_dir}  ({wall:.1f} s in stages)"))
 

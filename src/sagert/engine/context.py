@@ -83,11 +83,13 @@ class ModelPool:
             except UserError as exc:
                 exc.field = f"models.{role}.{exc.field}" if exc.field else f"models.{role}"
                 raise
+            # A fleet may try each endpoint once per attempt: the attempt's time grows with it.
+            per_endpoint = spec.timeout or provider.default_timeout
             self._models[key] = Model(
                 provider,
                 max_connections=spec.max_connections,
                 retry=spec.retry,
-                timeout=spec.timeout or provider.default_timeout,
+                timeout=per_endpoint * getattr(provider, "attempts_per_call", 1),
                 cache=self._cache,
             )
         return self._models[key]
@@ -97,6 +99,9 @@ class ModelPool:
         for rm in self._roles.values():
             entry = out.setdefault(rm.model.name, {"roles": [], **rm.stats.as_dict()})
             entry["roles"].append(rm.role)
+            endpoints = rm.model.endpoint_stats()
+            if endpoints:
+                entry["endpoints"] = endpoints
         return out
 
     def total_calls(self) -> int:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from sagert.engine.calls import stats_delta, sum_calls
 from sagert.engine.context import RunContext
 from sagert.engine.stage import RecordStage
 from sagert.engine.summary import StageSummary
@@ -70,7 +71,7 @@ async def run_stage(
             await asyncio.gather(*tasks)
         summary.failed = out.failed - failed_before
     summary.seconds = time.perf_counter() - started
-    summary.calls = _stats_delta(stats_before, ctx.models.stats_by_model())
+    summary.calls = stats_delta(stats_before, ctx.models.stats_by_model())
     ctx.store.record_stage(stage.name, stage.spec(), summary.as_dict())
     return summary
 
@@ -90,20 +91,6 @@ async def _process_safely(stage: RecordStage, record: Record, ctx: RunContext) -
     return results
 
 
-def _stats_delta(
-    before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
-    """This stage's share of each model's counters."""
-    delta: dict[str, dict[str, Any]] = {}
-    for name, now in after.items():
-        then = before.get(name, {})
-        delta[name] = {
-            key: (value - then.get(key, 0) if isinstance(value, int | float) else value)
-            for key, value in now.items()
-        }
-    return delta
-
-
 def _reason_group(reason: str) -> str:
     """Group failures by kind: drop the specifics in parentheses and after a colon's detail."""
     head = reason.split("(", 1)[0].strip()
@@ -112,14 +99,4 @@ def _reason_group(reason: str) -> str:
 
 def total_calls(summaries: list[StageSummary]) -> dict[str, dict[str, Any]]:
     """Per-model counters summed over stages (each summary holds its own stage's share)."""
-    totals: dict[str, dict[str, Any]] = {}
-    for summary in summaries:
-        for name, stats in summary.calls.items():
-            entry = totals.setdefault(name, {"roles": []})
-            for role in stats.get("roles", []):
-                if role not in entry["roles"]:
-                    entry["roles"].append(role)
-            for key, value in stats.items():
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    entry[key] = entry.get(key, 0) + value
-    return totals
+    return sum_calls([s.calls for s in summaries])

@@ -171,6 +171,11 @@ class Model:
         self.stats.completion_tokens += output.usage.completion_tokens
         return output
 
+    def endpoint_stats(self) -> dict[str, dict[str, float | int]]:
+        """Per-endpoint counters of a fleet (a RoutedProvider); empty for one server."""
+        report = getattr(self.provider, "endpoint_stats", None)
+        return dict(report()) if callable(report) else {}
+
     async def aclose(self) -> None:
         await self.provider.aclose()
 

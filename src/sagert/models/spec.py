@@ -23,13 +23,54 @@ class RetryPolicy(BaseModel):
     )
 
 
+class Endpoint(BaseModel):
+    """One server of a fleet: all of a role's endpoints serve the same model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = Field(min_length=1, description="The server's /v1 base URL.")
+    weight: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1000.0,
+        description="Share of the load (least outstanding / weight).",
+    )
+    max_connections: int | None = Field(
+        default=None, ge=1, le=4096, description="This server's limit (default: the role's)."
+    )
+
+
+class RoutingPolicy(BaseModel):
+    """When a fleet's endpoint is taken out of service, and for how long."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    failures_to_eject: int = Field(
+        default=3, ge=1, le=1000, description="Failures in a row that take an endpoint out."
+    )
+    cooldown: float = Field(
+        default=5.0, ge=0.0, description="Seconds out before one request probes it again."
+    )
+    max_cooldown: float = Field(
+        default=60.0, ge=0.0, description="The cool-down doubles per failed probe, up to this."
+    )
+
+
 class ModelSpec(BaseModel):
     """One model as a role uses it (`models.<role>` in the config)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = Field(description="provider/model, e.g. llamacpp/smollm2 or openai/gpt-4o-mini")
-    base_url: str | None = Field(default=None, description="For servers: the /v1 base URL.")
+    base_url: str | list[str] | None = Field(
+        default=None,
+        description="For servers: the /v1 base URL; a list of them is a fleet (openai provider).",
+    )
+    endpoints: list[Endpoint] | None = Field(
+        default=None,
+        description="A fleet with weights and per-endpoint limits (instead of base_url).",
+    )
+    routing: RoutingPolicy = Field(default_factory=RoutingPolicy)
     api_key_env: str | None = Field(
         default=None, description="Name of the environment variable holding the API key."
     )
@@ -58,6 +99,26 @@ class ModelSpec(BaseModel):
                     )
         return data
 
+    @model_validator(mode="after")
+    def _one_fleet(self) -> ModelSpec:
+        if self.endpoints is not None and self.base_url is not None:
+            raise ValueError("give base_url or endpoints, not both")
+        urls = [e.base_url for e in self.fleet() or []]
+        if self.fleet() == []:
+            raise ValueError("a fleet needs at least one endpoint")
+        twice = sorted({u for u in urls if urls.count(u) > 1})
+        if twice:
+            raise ValueError(f"endpoint {twice[0]} is listed twice")
+        return self
+
+    def fleet(self) -> list[Endpoint] | None:
+        """The endpoints of a fleet (base_url as a list, or endpoints); None for one server."""
+        if self.endpoints is not None:
+            return list(self.endpoints)
+        if isinstance(self.base_url, list):
+            return [Endpoint(base_url=url) for url in self.base_url]
+        return None
+
     @field_validator("model")
     @classmethod
     def _provider_slash_model(cls, v: str) -> str:
@@ -78,7 +139,9 @@ class ModelSpec(BaseModel):
         """Roles whose specs share this key share one provider (one engine, one limit)."""
         return (
             self.model,
-            self.base_url or "",
+            repr(self.base_url or ""),
+            repr([e.model_dump() for e in self.endpoints or []]),
+            repr(self.routing.model_dump()),
             self.api_key_env or "",
             repr(sorted(self.args.items())),
         )
