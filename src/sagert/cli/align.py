@@ -46,6 +46,8 @@ def align(
     )
     if result.generation:
         print_summary(cfg.run_dir, result.generation)
+    if result.evaluation is None:
+        return  # a budget stopped generation (print_summary said which)
     console().print(Text(f"held-out prompts (seed split): {result.heldout_prompts}"))
     print_evaluation(cfg.run_dir, result.evaluation)
     if report:

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from sagert.cli.console import console
 from sagert.cli.progress import stage_progress
+from sagert.cli.summary import print_stop
 from sagert.cli.tables import endpoints_table, stages_table
 from sagert.core.errors import UserError
 from sagert.engine.runner import total_calls
@@ -116,3 +117,4 @@ def print_evaluation(run_dir: Path, result: EvaluationResult) -> None:
     if endpoints is not None:
         out.print(endpoints)
     out.print(Text(f"run: {run_dir}  (results.csv, summary.json)"))
+    print_stop(summaries)

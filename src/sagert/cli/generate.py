@@ -8,6 +8,7 @@ import typer
 
 from sagert.cli.progress import stage_progress
 from sagert.cli.summary import print_summary, print_written
+from sagert.engine.summary import stopped_by
 from sagert.settings.run import load_config
 from sagert.workflows import generate as workflow
 from sagert.workflows.export import PAIRS_STAGE, export_run
@@ -28,7 +29,8 @@ def generate(
     cfg = load_config(config)
     summaries = workflow.run(cfg, until=until, progress=stage_progress, retry_failed=retry_failed)
     print_summary(cfg.run_dir, summaries)
-    if until is None and cfg.export.formats and PAIRS_STAGE in cfg.pipeline:
+    finished = stopped_by(summaries) is None  # a budget stopped it: no export of half a run
+    if finished and until is None and cfg.export.formats and PAIRS_STAGE in cfg.pipeline:
         written = export_run(
             cfg.run_dir, list(cfg.export.formats), conversational=cfg.export.conversational
         )

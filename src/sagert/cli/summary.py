@@ -11,7 +11,7 @@ from sagert.cli.console import console
 from sagert.cli.tables import endpoints_table, stages_table
 from sagert.core.terminal import plain
 from sagert.engine.runner import total_calls
-from sagert.engine.summary import StageSummary
+from sagert.engine.summary import StageSummary, stopped_by
 
 
 def print_summary(run_dir: Path, summaries: list[StageSummary]) -> None:
@@ -52,6 +52,16 @@ def print_summary(run_dir: Path, summaries: list[StageSummary]) -> None:
         out.print(endpoints)
     wall = sum(s.seconds for s in summaries)
     out.print(Text(f"run: {run_dir}  ({wall:.1f} s in stages)"))
+    print_stop(summaries)
+
+
+def print_stop(summaries: list[StageSummary]) -> None:
+    """The one line saying a budget stopped the run (exit code 0: it resumes)."""
+    why = stopped_by(summaries)
+    if why is not None:
+        console().print(
+            Text(f"{why}: stopped at a record boundary; raise it and run again to resume")
+        )
 
 
 def print_written(written: dict[str, Path]) -> None:

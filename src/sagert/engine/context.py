@@ -10,6 +10,7 @@ from typing import Any
 import sagert.models.providers  # noqa: F401  (registers the built-in providers)
 from sagert.core.errors import UserError
 from sagert.core.templates import Templates
+from sagert.models.budget import Account, Ledger
 from sagert.models.cache import ResponseCache
 from sagert.models.model import Model, ModelStats
 from sagert.models.provider import providers
@@ -28,6 +29,8 @@ class RoleModel:
     role: str
     spec: ModelSpec
     model: Model
+    account: Account | None = None
+    """What this role spends, against its budget and the run's."""
 
     async def generate(
         self,
@@ -39,7 +42,7 @@ class RoleModel:
         if self.spec.system_prompt and not any(m.role == "system" for m in messages):
             messages = [Message(role="system", content=self.spec.system_prompt), *messages]
         return await self.model.generate(
-            messages, self.spec.config.merged(config), use_cache=use_cache
+            messages, self.spec.config.merged(config), use_cache=use_cache, budget=self.account
         )
 
     async def complete(
@@ -47,7 +50,7 @@ class RoleModel:
     ) -> ModelOutput:
         """Raw completion with the role's generation defaults (no system prompt: no chat)."""
         return await self.model.complete(
-            prompt, self.spec.config.merged(config), use_cache=use_cache
+            prompt, self.spec.config.merged(config), use_cache=use_cache, budget=self.account
         )
 
     @property
@@ -58,9 +61,15 @@ class RoleModel:
 class ModelPool:
     """Builds each backend once: roles with the same model, server and args share it."""
 
-    def __init__(self, specs: dict[str, ModelSpec], cache: ResponseCache | None) -> None:
+    def __init__(
+        self,
+        specs: dict[str, ModelSpec],
+        cache: ResponseCache | None,
+        ledger: Ledger | None = None,
+    ) -> None:
         self.specs = dict(specs)
         self._cache = cache
+        self.ledger = ledger if ledger is not None else Ledger(None)
         self._models: dict[tuple[str, ...], Model] = {}
         self._roles: dict[str, RoleModel] = {}
 
@@ -71,7 +80,8 @@ class ModelPool:
                 raise UserError(
                     f"unknown role {role!r}", fix=f"use one of: {', '.join(self.specs)}"
                 )
-            self._roles[role] = RoleModel(role, spec, self._model_for(role, spec))
+            account = self.ledger.account(role, spec.budget, spec.price)
+            self._roles[role] = RoleModel(role, spec, self._model_for(role, spec), account)
         return self._roles[role]
 
     def _model_for(self, role: str, spec: ModelSpec) -> Model:
@@ -142,10 +152,11 @@ class RunContext:
         cache = ResponseCache(store.cache_path) if config.cache else None
         if specs is None:
             specs = {role: config.models.for_role(role) for role in ROLES}
+        ledger = Ledger(config.budget, store.manifest().spent)
         return cls(
             config=config,
             store=store,
-            models=ModelPool(specs, cache),
+            models=ModelPool(specs, cache, ledger),
             templates=Templates(config.templates_dir),
             cache=cache,
             retry_failed=retry_failed,
@@ -154,7 +165,14 @@ class RunContext:
     def role(self, role: RoleName | str) -> RoleModel:
         return self.models.role(role)
 
+    @property
+    def budget(self) -> Ledger:
+        """What the run folder has spent, and its budgets (the run's and each role's)."""
+        return self.models.ledger
+
     async def aclose(self) -> None:
+        if not self.store.read_only:
+            self.store.record_spend(self.budget.report())
         await self.models.aclose()
         if self.cache is not None:
             self.cache.close()

@@ -12,6 +12,7 @@ from sagert.engine.calls import stats_delta, sum_calls
 from sagert.engine.context import RunContext
 from sagert.engine.stage import RecordStage
 from sagert.engine.summary import StageSummary
+from sagert.models.budget import BudgetReached
 from sagert.store.records import Record
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,8 @@ async def run_stage(
     """Each input yields its outputs in one append; an input already done is skipped."""
     summary = StageSummary(stage.name)
     started = time.perf_counter()
-    for role in stage.roles():
+    roles = stage.roles()
+    for role in roles:
         ctx.role(role)
     stats_before = ctx.models.stats_by_model()
     with ctx.store.stage_file(stage.name) as out:
@@ -42,7 +44,13 @@ async def run_stage(
 
         async def one(record: Record) -> None:
             try:
-                results = await _process_safely(stage, record, ctx)
+                try:
+                    results = await _process_safely(stage, record, ctx)
+                except BudgetReached as exc:
+                    # Not a failure: the record is left unwritten, for the next run.
+                    summary.stopped = summary.stopped or str(exc)
+                    summary.deferred += 1
+                    return
                 out.append(results)
                 summary.written += len(results)
                 for r in results:
@@ -56,13 +64,18 @@ async def run_stage(
                     on_progress(1)
 
         for record in inputs:
-            summary.inputs += 1
             if out.is_done(record.id) or record.id in in_flight:
+                summary.inputs += 1
                 summary.skipped_done += 1
                 if on_progress:
                     on_progress(1)
                 continue
             await slots.acquire()
+            summary.stopped = summary.stopped or ctx.budget.reached(roles)
+            if summary.stopped:
+                slots.release()  # a budget is reached: start no further record
+                break
+            summary.inputs += 1
             in_flight.add(record.id)
             task = asyncio.create_task(one(record))
             tasks.add(task)
@@ -72,7 +85,7 @@ async def run_stage(
         summary.failed = out.failed - failed_before
     summary.seconds = time.perf_counter() - started
     summary.calls = stats_delta(stats_before, ctx.models.stats_by_model())
-    ctx.store.record_stage(stage.name, stage.spec(), summary.as_dict())
+    ctx.store.record_stage(stage.name, stage.spec(), summary.as_dict(), spent=ctx.budget.report())
     return summary
 
 

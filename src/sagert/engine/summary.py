@@ -20,6 +20,15 @@ class StageSummary:
     calls: dict[str, Any] = field(default_factory=dict)
     failure_reasons: dict[str, int] = field(default_factory=dict)
     """Failures written in this run, by reason (the part before any parenthesis)."""
+    stopped: str | None = None
+    """Why the stage stopped before its inputs ran out (a budget), in one line."""
+    deferred: int = 0
+    """Records in flight when a budget stopped it: not written, the next run does them."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def stopped_by(summaries: list[StageSummary]) -> str | None:
+    """The one line saying why a run stopped early (a budget), or None if it did not."""
+    return next((s.stopped for s in summaries if s.stopped), None)

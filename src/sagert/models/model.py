@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sagert.models.budget import Account
 from sagert.models.cache import ResponseCache, cache_key
 from sagert.models.limiter import AdaptiveLimiter
 from sagert.models.provider import ModelProvider, ProviderError
@@ -78,8 +79,10 @@ class Model:
         config: GenerateConfig | None = None,
         *,
         use_cache: bool = True,
+        budget: Account | None = None,
     ) -> ModelOutput:
-        """One chat answer; raises ModelCallError when the call fails for good."""
+        """One chat answer; raises ModelCallError when the call fails for good, BudgetReached
+        when `budget` refuses an attempt (cache hits cost nothing and are never refused)."""
         config = config or _DEFAULT_CONFIG
         identity = self.provider.identity()
         return await self._cached(
@@ -88,10 +91,16 @@ class Model:
             config,
             use_cache,
             lambda: self.provider.generate(messages, config),
+            budget,
         )
 
     async def complete(
-        self, prompt: str, config: GenerateConfig | None = None, *, use_cache: bool = True
+        self,
+        prompt: str,
+        config: GenerateConfig | None = None,
+        *,
+        use_cache: bool = True,
+        budget: Account | None = None,
     ) -> ModelOutput:
         """Raw text completion (no chat template), for judges trained on a fixed prompt format."""
         config = config or _DEFAULT_CONFIG
@@ -103,7 +112,7 @@ class Model:
         identity = {**self.provider.identity(), "endpoint": "completions"}
         messages = [Message(role="user", content=prompt)]
         return await self._cached(
-            identity, messages, config, use_cache, lambda: complete(prompt, config)
+            identity, messages, config, use_cache, lambda: complete(prompt, config), budget
         )
 
     async def _cached(
@@ -113,6 +122,7 @@ class Model:
         config: GenerateConfig,
         use_cache: bool,
         call: Callable[[], Awaitable[ModelOutput]],
+        budget: Account | None = None,
     ) -> ModelOutput:
         self.stats.requests += 1
         key = None
@@ -122,12 +132,14 @@ class Model:
             if hit is not None:
                 self.stats.cache_hits += 1
                 return hit.model_copy(update={"cached": True})
-        output = await self._call_with_retries(call)
+        output = await self._call_with_retries(call, budget)
         if key is not None and self.cache is not None:
             self.cache.put(key, output)
         return output
 
-    async def _call_with_retries(self, call: Callable[[], Awaitable[ModelOutput]]) -> ModelOutput:
+    async def _call_with_retries(
+        self, call: Callable[[], Awaitable[ModelOutput]], budget: Account | None = None
+    ) -> ModelOutput:
         # Retry what the provider calls retryable, stop after max_attempts, re-raise the last
         # error: hand-rolled rather than a tenacity `AsyncRetrying` per call, because at
         # hundreds of calls a second building its retry objects was a tenth of the client's CPU
@@ -137,7 +149,7 @@ class Model:
             while True:
                 attempts += 1
                 try:
-                    return await self._call_once(call)
+                    return await self._call_once(call, budget)
                 except Exception as exc:
                     if not self.provider.is_retryable(exc) or attempts >= self.retry.max_attempts:
                         raise
@@ -150,7 +162,11 @@ class Model:
             self.stats.failures += 1
             raise ModelCallError(self.name, attempts, exc) from exc
 
-    async def _call_once(self, call: Callable[[], Awaitable[ModelOutput]]) -> ModelOutput:
+    async def _call_once(
+        self, call: Callable[[], Awaitable[ModelOutput]], budget: Account | None = None
+    ) -> ModelOutput:
+        if budget is not None:
+            budget.admit()  # BudgetReached is no Exception: it goes past the retry loop
         async with self.limiter:
             self.stats.calls += 1
             started = time.perf_counter()
@@ -169,6 +185,8 @@ class Model:
             self.limiter.on_success()
         self.stats.prompt_tokens += output.usage.prompt_tokens
         self.stats.completion_tokens += output.usage.completion_tokens
+        if budget is not None:
+            budget.charge(output.usage)
         return output
 
     def endpoint_stats(self) -> dict[str, dict[str, float | int]]:

@@ -56,6 +56,35 @@ class RoutingPolicy(BaseModel):
     )
 
 
+class Budget(BaseModel):
+    """The most a run (or one role of it) may spend, over every invocation of the run folder."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    calls: int | None = Field(default=None, ge=0, description="Model calls (attempts).")
+    tokens: int | None = Field(default=None, ge=0, description="Prompt + completion tokens.")
+    cost_usd: float | None = Field(
+        default=None, ge=0.0, description="Estimated cost, from each role's price."
+    )
+
+    def is_set(self) -> bool:
+        return any(v is not None for v in (self.calls, self.tokens, self.cost_usd))
+
+
+class Price(BaseModel):
+    """What a model's tokens cost, in US dollars per million, for cost budgets."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt_per_1m: float = Field(default=0.0, ge=0.0)
+    completion_per_1m: float = Field(default=0.0, ge=0.0)
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (
+            prompt_tokens * self.prompt_per_1m + completion_tokens * self.completion_per_1m
+        ) / 1e6
+
+
 class ModelSpec(BaseModel):
     """One model as a role uses it (`models.<role>` in the config)."""
 
@@ -86,6 +115,8 @@ class ModelSpec(BaseModel):
         default=None, description="Prepended as a system message on every call for this role."
     )
     args: dict[str, Any] = Field(default_factory=dict, description="Provider-specific settings.")
+    budget: Budget | None = Field(default=None, description="The most this role may spend.")
+    price: Price | None = Field(default=None, description="USD per 1M tokens, for cost budgets.")
 
     @model_validator(mode="before")
     @classmethod
@@ -109,6 +140,11 @@ class ModelSpec(BaseModel):
         twice = sorted({u for u in urls if urls.count(u) > 1})
         if twice:
             raise ValueError(f"endpoint {twice[0]} is listed twice")
+        if self.budget is not None and self.budget.cost_usd is not None and self.price is None:
+            raise ValueError(
+                "budget.cost_usd needs the model's price: price: {prompt_per_1m: X,"
+                " completion_per_1m: Y}"
+            )
         return self
 
     def fleet(self) -> list[Endpoint] | None:

@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from sagert.core.validation import validate
-from sagert.models.spec import ModelSpec
+from sagert.models.spec import Budget, ModelSpec
 from sagert.settings.evaluate import EvaluateSettings
 from sagert.settings.roles import ROLES, RoleName
 from sagert.settings.stages import GENERATION_PIPELINE, ExportSettings, StagesConfig
@@ -76,6 +76,10 @@ class RunConfig(BaseModel):
     align: AlignSettings = Field(default_factory=AlignSettings)
     evaluate: EvaluateSettings | None = Field(
         default=None, description="`sagert evaluate`: prompts x attacks x targets, judged."
+    )
+    budget: Budget | None = Field(
+        default=None,
+        description="The most the run may spend (calls, tokens, cost_usd), over all its runs.",
     )
 
     @property

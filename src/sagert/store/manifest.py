@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sagert.models.budget import SpendReport
+
 
 class ConfigVersion(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -60,6 +62,8 @@ class Manifest(BaseModel):
     models: dict[str, str] = Field(default_factory=dict)
     stages: dict[str, StageEntry] = Field(default_factory=dict)
     evaluate: EvaluationEntry | None = None
+    spent: SpendReport | None = None
+    """Calls, tokens and estimated cost over every invocation, for budgets."""
 
     def generator_calls(self, stages: tuple[str, ...]) -> int:
         """Generator calls (retries included) spent by the named stages."""
