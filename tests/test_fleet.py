@@ -357,3 +357,9 @@ def test_a_server_killed_mid_run_loses_no_record(tmp_path: Path):
     assert failovers <= errors <= failovers + calls["retries"]
     assert sum(e["requests"] for e in endpoints.values()) == N_PROMPTS + errors
     assert calls["failures"] == 0
+    seconds = manifest["stages"]["respond"]["seconds"]
+    assert calls["requests_per_second"] == pytest.approx(calls["calls"] / seconds, rel=0.01)
+    for ep in endpoints.values():
+        assert ep["requests_per_second"] == pytest.approx(ep["requests"] / seconds, rel=0.01)
+        tokens = ep["prompt_tokens"] + ep["completion_tokens"]
+        assert ep["tokens_per_second"] == pytest.approx(tokens / seconds, rel=0.01)

@@ -8,9 +8,9 @@ from rich.table import Table
 from rich.text import Text
 
 from sagert.cli.console import console
-from sagert.cli.tables import endpoints_table, stages_table
+from sagert.cli.tables import endpoints_table, rate_cells, roles_table, stages_table
 from sagert.core.terminal import plain
-from sagert.engine.runner import total_calls
+from sagert.engine.runner import total_calls, total_roles
 from sagert.engine.summary import StageSummary, stopped_by
 
 
@@ -32,6 +32,8 @@ def print_summary(run_dir: Path, summaries: list[StageSummary]) -> None:
         "failures",
         "prompt tok",
         "completion tok",
+        "req/s",
+        "tok/s",
         title="models (this run)",
     )
     totals = total_calls(summaries)
@@ -45,11 +47,12 @@ def print_summary(run_dir: Path, summaries: list[StageSummary]) -> None:
             str(st.get("failures", 0)),
             str(st.get("prompt_tokens", 0)),
             str(st.get("completion_tokens", 0)),
+            *rate_cells(st),
         )
     out.print(calls)
-    endpoints = endpoints_table(totals)
-    if endpoints is not None:
-        out.print(endpoints)
+    for table in (endpoints_table(totals), roles_table(total_roles(summaries))):
+        if table is not None:
+            out.print(table)
     wall = sum(s.seconds for s in summaries)
     out.print(Text(f"run: {run_dir}  ({wall:.1f} s in stages)"))
     print_stop(summaries)

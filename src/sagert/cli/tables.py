@@ -38,6 +38,8 @@ def endpoints_table(totals: dict[str, dict[str, Any]]) -> Table | None:
         "taken out",
         "prompt tok",
         "completion tok",
+        "req/s",
+        "tok/s",
         title="endpoints (this run)",
     )
     for name, stats in totals.items():
@@ -58,5 +60,38 @@ def endpoints_table(totals: dict[str, dict[str, Any]]) -> Table | None:
                         "completion_tokens",
                     )
                 ),
+                *rate_cells(ep),
             )
+    return table if table.row_count else None
+
+
+def rate_cells(stats: dict[str, Any]) -> tuple[str, str]:
+    """Requests and tokens (prompt + completion) per second of the stages' wall time."""
+    return (
+        f"{stats.get('requests_per_second', 0.0):.1f}",
+        f"{stats.get('tokens_per_second', 0.0):.1f}",
+    )
+
+
+def roles_table(totals: dict[str, dict[str, Any]]) -> Table | None:
+    """One row per role that made calls: calls, tokens, estimated cost, rates."""
+    table = Table(
+        "role",
+        "calls",
+        "prompt tok",
+        "completion tok",
+        "cost (USD)",
+        "req/s",
+        "tok/s",
+        title="roles (this run)",
+    )
+    for role, st in totals.items():
+        table.add_row(
+            Text(role),
+            str(st.get("calls", 0)),
+            str(st.get("prompt_tokens", 0)),
+            str(st.get("completion_tokens", 0)),
+            f"{st.get('cost_usd', 0.0):.4f}",
+            *rate_cells(st),
+        )
     return table if table.row_count else None

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sagert.engine.calls import stats_delta, sum_calls
+from sagert.engine.calls import add_rates, role_shares, stats_delta, sum_calls, sum_roles
 from sagert.engine.context import RunContext
 from sagert.engine.stage import RecordStage
 from sagert.engine.summary import StageSummary
@@ -33,6 +33,7 @@ async def run_stage(
     for role in roles:
         ctx.role(role)
     stats_before = ctx.models.stats_by_model()
+    spend_before = ctx.budget.report().model_dump()["roles"]
     with ctx.store.stage_file(stage.name) as out:
         summary.torn_bytes_dropped = out.torn_bytes
         if ctx.retry_failed:
@@ -84,7 +85,11 @@ async def run_stage(
             await asyncio.gather(*tasks)
         summary.failed = out.failed - failed_before
     summary.seconds = time.perf_counter() - started
-    summary.calls = stats_delta(stats_before, ctx.models.stats_by_model())
+    summary.calls = add_rates(
+        stats_delta(stats_before, ctx.models.stats_by_model()), summary.seconds
+    )
+    spend_after = ctx.budget.report().model_dump()["roles"]
+    summary.roles = role_shares(spend_before, spend_after, summary.seconds)
     ctx.store.record_stage(stage.name, stage.spec(), summary.as_dict(), spent=ctx.budget.report())
     return summary
 
@@ -113,3 +118,8 @@ def _reason_group(reason: str) -> str:
 def total_calls(summaries: list[StageSummary]) -> dict[str, dict[str, Any]]:
     """Per-model counters summed over stages (each summary holds its own stage's share)."""
     return sum_calls([s.calls for s in summaries])
+
+
+def total_roles(summaries: list[StageSummary]) -> dict[str, dict[str, Any]]:
+    """Per-role calls, tokens, cost and rates summed over stages."""
+    return sum_roles([s.roles for s in summaries])

@@ -18,6 +18,9 @@ class StageSummary:
     retried: int = 0
     """Inputs that had failed for good and were run again (--retry-failed)."""
     calls: dict[str, Any] = field(default_factory=dict)
+    """Per model: counters, rates (requests, tokens per second) and its fleet's endpoints."""
+    roles: dict[str, Any] = field(default_factory=dict)
+    """Per role: calls, tokens, estimated cost and rates (roles that made calls)."""
     failure_reasons: dict[str, int] = field(default_factory=dict)
     """Failures written in this run, by reason (the part before any parenthesis)."""
     stopped: str | None = None
