@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from sagert.cli.console import console
+from sagert.cli.executor import ExecutorOption, RayAddressOption, with_executor
 from sagert.cli.progress import stage_progress
 from sagert.cli.summary import print_stop
 from sagert.cli.tables import endpoints_table, rate_cells, roles_table, stages_table
@@ -37,9 +38,11 @@ def evaluate(
     retry_failed: bool = typer.Option(
         False, "--retry-failed", help="Run the records that failed for good again (only those)."
     ),
+    executor: Literal["local", "ray"] | None = ExecutorOption,
+    ray_address: str | None = RayAddressOption,
 ) -> None:
     """Targets answer every prompt (x attack x sample), the judge scores each answer; resumable."""
-    cfg = load_config(config)
+    cfg = with_executor(load_config(config), executor, ray_address)
     try:
         settings = workflow.settings_for(cfg, prompts, loader=loader, limit=limit)
     except UserError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sagert.models.providers  # noqa: F401  (registers the built-in providers)
 from sagert.core.errors import UserError
@@ -17,6 +17,7 @@ from sagert.models.provider import providers
 from sagert.models.spec import ModelSpec
 from sagert.models.types import GenerateConfig, Message, ModelOutput
 from sagert.settings.run import ROLES, RoleName, RunConfig
+from sagert.store.records import Record
 from sagert.store.run import RunStore
 
 log = logging.getLogger("sagert")
@@ -124,6 +125,17 @@ class ModelPool:
         self._roles.clear()
 
 
+class StageWorkers(Protocol):
+    """Where `RecordStage.process` runs when not in this process (the Ray executor).
+
+    `process` returns the outputs of one input, made elsewhere, and counts the calls made for
+    them in `ctx`'s models and ledger; the run store is written here only, by `run_stage`."""
+
+    async def process(self, stage: Any, record: Record, ctx: RunContext) -> list[Record]: ...
+
+    async def aclose(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class RunContext:
     """What every stage gets. Immutable: a command that needs other models opens another."""
@@ -135,6 +147,8 @@ class RunContext:
     cache: ResponseCache | None = None
     retry_failed: bool = False
     """Run the inputs whose records failed for good once more (and nothing else)."""
+    workers: StageWorkers | None = None
+    """None: record stages run in this process; else on these workers (Ray)."""
 
     @classmethod
     def open(
@@ -171,6 +185,8 @@ class RunContext:
         return self.models.ledger
 
     async def aclose(self) -> None:
+        if self.workers is not None:
+            await self.workers.aclose()
         if not self.store.read_only:
             self.store.record_spend(self.budget.report())
         await self.models.aclose()

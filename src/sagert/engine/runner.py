@@ -46,7 +46,7 @@ async def run_stage(
         async def one(record: Record) -> None:
             try:
                 try:
-                    results = await _process_safely(stage, record, ctx)
+                    results = await _work(stage, record, ctx)
                 except BudgetReached as exc:
                     # Not a failure: the record is left unwritten, for the next run.
                     summary.stopped = summary.stopped or str(exc)
@@ -94,7 +94,14 @@ async def run_stage(
     return summary
 
 
-async def _process_safely(stage: RecordStage, record: Record, ctx: RunContext) -> list[Record]:
+async def _work(stage: RecordStage, record: Record, ctx: RunContext) -> list[Record]:
+    """One input's outputs: here, or on the run's workers (the Ray executor)."""
+    if ctx.workers is not None:
+        return await ctx.workers.process(stage, record, ctx)
+    return await process_safely(stage, record, ctx)
+
+
+async def process_safely(stage: RecordStage, record: Record, ctx: RunContext) -> list[Record]:
     """A bug or surprise in one record becomes that record's failure, not the run's crash."""
     try:
         results = await stage.process(record, ctx)

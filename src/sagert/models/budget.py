@@ -93,6 +93,15 @@ class Ledger:
                     return f"budget reached: role {role} {why} (models.{role}.budget)"
         return None
 
+    def absorb(self, role: str, spent: Spend) -> None:
+        """Spending done elsewhere (a Ray worker's calls) for `role`, counted here."""
+        mine = self.roles.setdefault(role, Spend())
+        for spend in (mine, self.total):
+            spend.calls += spent.calls
+            spend.prompt_tokens += spent.prompt_tokens
+            spend.completion_tokens += spent.completion_tokens
+            spend.cost_usd += spent.cost_usd
+
     def report(self) -> SpendReport:
         return SpendReport(total=self.total.model_copy(), roles=dict(self.roles))
 

@@ -52,6 +52,9 @@ class ModelStats:
         return asdict(self)
 
 
+_COUNTERS = frozenset(ModelStats.__dataclass_fields__)
+
+
 class Model:
     """One backend as the pipeline sees it; providers stay tiny because this owns the rest."""
 
@@ -72,6 +75,7 @@ class Model:
         self.cache = cache
         self.stats = ModelStats()
         self.limiter = AdaptiveLimiter(self.max_connections)
+        self._remote_endpoints: dict[str, dict[str, float | int]] = {}
 
     async def generate(
         self,
@@ -192,7 +196,23 @@ class Model:
     def endpoint_stats(self) -> dict[str, dict[str, float | int]]:
         """Per-endpoint counters of a fleet (a RoutedProvider); empty for one server."""
         report = getattr(self.provider, "endpoint_stats", None)
-        return dict(report()) if callable(report) else {}
+        local: dict[str, dict[str, float | int]] = dict(report()) if callable(report) else {}
+        for url, remote in self._remote_endpoints.items():
+            mine = local.setdefault(url, {})
+            local[url] = {k: mine.get(k, 0) + v for k, v in remote.items()}
+        return local
+
+    def absorb(self, delta: dict[str, Any]) -> None:
+        """Add counters of calls made elsewhere with this model (a Ray worker's share), so
+        the run's summary counts every call wherever it was made."""
+        for key, value in delta.items():
+            if key in _COUNTERS and isinstance(value, int | float):
+                setattr(self.stats, key, getattr(self.stats, key) + value)
+        for url, stats in (delta.get("endpoints") or {}).items():
+            mine = self._remote_endpoints.setdefault(url, {})
+            for key, value in stats.items():
+                if isinstance(value, int | float):
+                    mine[key] = mine.get(key, 0) + value
 
     async def aclose(self) -> None:
         await self.provider.aclose()

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sagert.core.validation import validate
 from sagert.models.spec import Budget, ModelSpec
 from sagert.settings.evaluate import EvaluateSettings
+from sagert.settings.executor import ExecutorSettings
 from sagert.settings.roles import ROLES, RoleName
 from sagert.settings.stages import GENERATION_PIPELINE, ExportSettings, StagesConfig
 from sagert.settings.train import AlignSettings, TrainSettings
@@ -76,6 +77,10 @@ class RunConfig(BaseModel):
     align: AlignSettings = Field(default_factory=AlignSettings)
     evaluate: EvaluateSettings | None = Field(
         default=None, description="`sagert evaluate`: prompts x attacks x targets, judged."
+    )
+    executor: ExecutorSettings | None = Field(
+        default=None,
+        description="Where record stages run: local (this process, default) or ray (a cluster).",
     )
     budget: Budget | None = Field(
         default=None,
