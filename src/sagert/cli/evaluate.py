@@ -13,7 +13,7 @@ from sagert.cli.console import console
 from sagert.cli.progress import stage_progress
 from sagert.cli.tables import stages_table
 from sagert.core.errors import UserError
-from sagert.engine.runner import total_calls
+from sagert.engine.summary import total_calls
 from sagert.loaders import loaders
 from sagert.report.build import build_report
 from sagert.settings.run import load_config

@@ -10,8 +10,7 @@ from rich.text import Text
 from sagert.cli.console import console
 from sagert.cli.tables import stages_table
 from sagert.core.terminal import plain
-from sagert.engine.runner import total_calls
-from sagert.engine.summary import StageSummary
+from sagert.engine.summary import StageSummary, total_calls
 
 
 def print_summary(run_dir: Path, summaries: list[StageSummary]) -> None:

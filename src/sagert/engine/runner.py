@@ -108,18 +108,3 @@ def _reason_group(reason: str) -> str:
     """Group failures by kind: drop the specifics in parentheses and after a colon's detail."""
     head = reason.split("(", 1)[0].strip()
     return head[:120] or reason[:120]
-
-
-def total_calls(summaries: list[StageSummary]) -> dict[str, dict[str, Any]]:
-    """Per-model counters summed over stages (each summary holds its own stage's share)."""
-    totals: dict[str, dict[str, Any]] = {}
-    for summary in summaries:
-        for name, stats in summary.calls.items():
-            entry = totals.setdefault(name, {"roles": []})
-            for role in stats.get("roles", []):
-                if role not in entry["roles"]:
-                    entry["roles"].append(role)
-            for key, value in stats.items():
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    entry[key] = entry.get(key, 0) + value
-    return totals
