@@ -9,7 +9,7 @@ logged and skipped: one broken package must not take every command down.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
@@ -70,6 +70,14 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return sorted(self._entries)
+
+    def snapshot(self) -> dict[str, Entry[T]]:
+        """The entries as they are now, for `restore` (tests that register throwaway plugins)."""
+        return dict(self._entries)
+
+    def restore(self, snapshot: Mapping[str, Entry[T]]) -> None:
+        """Put back the entries of a `snapshot`: registrations made since are forgotten."""
+        self._entries = dict(snapshot)
 
 
 @dataclass
