@@ -15,7 +15,7 @@ from sagert.cli.progress import stage_progress
 from sagert.cli.summary import print_stop
 from sagert.cli.tables import endpoints_table, rate_cells, roles_table, stages_table
 from sagert.core.errors import UserError
-from sagert.engine.runner import total_calls, total_roles
+from sagert.engine.summary import total_calls, total_roles
 from sagert.loaders import loaders
 from sagert.report.build import build_report
 from sagert.settings.run import load_config

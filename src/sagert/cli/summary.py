@@ -10,8 +10,7 @@ from rich.text import Text
 from sagert.cli.console import console
 from sagert.cli.tables import endpoints_table, rate_cells, roles_table, stages_table
 from sagert.core.terminal import plain
-from sagert.engine.runner import total_calls, total_roles
-from sagert.engine.summary import StageSummary, stopped_by
+from sagert.engine.summary import StageSummary, stopped_by, total_calls, total_roles
 
 
 def print_summary(run_dir: Path, summaries: list[StageSummary]) -> None:

@@ -6,9 +6,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
-from sagert.engine.calls import add_rates, role_shares, stats_delta, sum_calls, sum_roles
+from sagert.engine.calls import add_rates, role_shares, stats_delta
 from sagert.engine.context import RunContext
 from sagert.engine.stage import RecordStage
 from sagert.engine.summary import StageSummary
@@ -120,13 +119,3 @@ def _reason_group(reason: str) -> str:
     """Group failures by kind: drop the specifics in parentheses and after a colon's detail."""
     head = reason.split("(", 1)[0].strip()
     return head[:120] or reason[:120]
-
-
-def total_calls(summaries: list[StageSummary]) -> dict[str, dict[str, Any]]:
-    """Per-model counters summed over stages (each summary holds its own stage's share)."""
-    return sum_calls([s.calls for s in summaries])
-
-
-def total_roles(summaries: list[StageSummary]) -> dict[str, dict[str, Any]]:
-    """Per-role calls, tokens, cost and rates summed over stages."""
-    return sum_roles([s.roles for s in summaries])

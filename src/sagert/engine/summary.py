@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sagert.engine.calls import sum_calls, sum_roles
+
 
 @dataclass
 class StageSummary:
@@ -35,3 +37,14 @@ class StageSummary:
 def stopped_by(summaries: list[StageSummary]) -> str | None:
     """The one line saying why a run stopped early (a budget), or None if it did not."""
     return next((s.stopped for s in summaries if s.stopped), None)
+
+
+def total_calls(summaries: list[StageSummary]) -> dict[str, dict[str, Any]]:
+    """Per-model counters summed over stages (each summary holds its own stage's share), with
+    rates over the time of the stages that called each model."""
+    return sum_calls([s.calls for s in summaries])
+
+
+def total_roles(summaries: list[StageSummary]) -> dict[str, dict[str, Any]]:
+    """Per-role calls, tokens, cost and rates summed over stages."""
+    return sum_roles([s.roles for s in summaries])
