@@ -34,6 +34,7 @@ class ModelsConfig(BaseModel):
     unaligned: ModelSpec | None = None
     target: ModelSpec | None = None
     judge: ModelSpec | None = None
+    attacker: ModelSpec | None = None
 
     def for_role(self, role: RoleName) -> ModelSpec:
         spec: ModelSpec | None = getattr(self, role)
