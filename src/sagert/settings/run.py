@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sagert.core.validation import validate
 from sagert.models.spec import ModelSpec
 from sagert.settings.evaluate import EvaluateSettings
+from sagert.settings.redteam import RedteamSettings
 from sagert.settings.roles import ROLES, RoleName
 from sagert.settings.stages import GENERATION_PIPELINE, ExportSettings, StagesConfig
 from sagert.settings.train import AlignSettings, TrainSettings
@@ -77,6 +78,9 @@ class RunConfig(BaseModel):
     align: AlignSettings = Field(default_factory=AlignSettings)
     evaluate: EvaluateSettings | None = Field(
         default=None, description="`sagert evaluate`: prompts x attacks x targets, judged."
+    )
+    redteam: RedteamSettings | None = Field(
+        default=None, description="`sagert redteam`: a MAP-Elites archive of attacks."
     )
 
     @property
