@@ -93,6 +93,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = config(Path(tmp), args.calls)
         started = time.perf_counter()
+        rwins, rcells = asyncio.run(random_arm(cfg, args.calls))
+        random_seconds = time.perf_counter() - started
+        print(json.dumps({"random": {"successes": rwins, "cells": len(rcells)}}), flush=True)
+        started = time.perf_counter()
         result = redteam.run(cfg)
         archive_seconds = time.perf_counter() - started
         steps = [
@@ -102,9 +106,6 @@ def main() -> None:
         judged = [s for s in steps if s["meta"].get("step") == "judge"]
         wins = sum(s["meta"]["value"] >= 1.0 for s in judged)
         won_cells = {k for k, e in result.archive.cells.items() if e.success}
-        started = time.perf_counter()
-        rwins, rcells = asyncio.run(random_arm(cfg, args.calls))
-        random_seconds = time.perf_counter() - started
     print(
         json.dumps(
             {
