@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import sagert_cmd
+from conftest import env_with_tests, sagert_cmd
 from sagert.settings.run import load_config
 from sagert.store.jsonl import read_records
 from sagert.training.split import is_heldout, split_pairs
@@ -31,7 +30,7 @@ def align_config(write_config, **extra: object) -> Path:
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    env = env_with_tests()  # keeps PYTHONPATH=src: a worktree's subprocess runs its own sagert
     return subprocess.run(
         [*sagert_cmd(), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=1800
     )
@@ -104,6 +103,13 @@ def test_align_end_to_end_on_cpu(tmp_path: Path, write_config):
     assert result["steps"] == 2 and result["final_model"].endswith("final")
     report = (run_dir / "report.html").read_text()
     assert "simpo" in report and "base" in report
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    targets = manifest["evaluate"]["targets"]  # both through llama.cpp, from f16 GGUFs
+    assert targets == {
+        "base": "llamacpp/smollm2-135m-instruct.f16.gguf",
+        "simpo": "llamacpp/final.gguf",
+    }
+    assert (run_dir / "train" / "simpo" / "final.gguf").is_file()
 
     again = run(*args, cwd=tmp_path)  # everything resumes: no training, no new answers
     assert again.returncode == 0, again.stderr[-3000:]

@@ -74,3 +74,8 @@ class AlignSettings(BaseModel):
     )
     max_batch_size: int = Field(default=16, ge=1, le=1024, description="Prompts per batch.")
     device: str = Field(default="auto", description="auto (a GPU when present), cpu, cuda...")
+    engine: Literal["auto", "llamacpp", "transformers"] = Field(
+        default="auto",
+        description="auto: llama.cpp (both models as f16 GGUFs) when the model is a llama "
+        "GGUF's, else transformers.",
+    )

@@ -1,10 +1,12 @@
 """`sagert align`: generate -> export -> train -> evaluate the model before and after training.
 
-Both models answer through the same engine (the `transformers` provider, same settings), so
-a difference is the training's. They answer the generated prompts whose seed prompt was held
-out of training, plus any prompt files given (XSTest's safe prompts measure over-refusal).
-The evaluation lives in the run folder itself: targets are named `base` and the method
-(`dpo`, `simpo`), so aligning with both methods gives one three-way report. No torch here.
+Both models answer through the same engine with the same settings, so a difference is the
+training's: llama.cpp, both written as f16 GGUFs (training/gguf_targets.py), when the base
+model is a llama GGUF (the embedded SmolLM2); else the `transformers` provider. They answer
+the generated prompts whose seed prompt was held out of training, plus any prompt files given
+(XSTest's safe prompts measure over-refusal). The evaluation lives in the run folder itself:
+targets are named `base` and the method (`dpo`, `simpo`), so aligning with both methods gives
+one three-way report. No torch here.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sagert.settings.run import RunConfig
 from sagert.settings.train import TrainSettings
 from sagert.store.paths import RunPaths
 from sagert.store.run import RunStore
+from sagert.training.gguf_targets import EvaluationGGUFs, evaluation_ggufs
 from sagert.training.split import write_heldout_prompts
 from sagert.training.trainer import TrainResult
 from sagert.workflows import evaluate as evaluation
@@ -34,6 +37,7 @@ from sagert.workflows.train import train_once
 
 BASE_TARGET = "base"
 HELDOUT_SOURCE = "heldout"
+LLAMACPP_SLOTS = 8  # parallel answers per engine: more only shares the same CPU cores
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +75,37 @@ def heldout_source(cfg: RunConfig, fraction: float) -> tuple[PromptSource | None
     ), n
 
 
-def target_spec(cfg: RunConfig, model: str | Path) -> ModelSpec:
+def target_spec(cfg: RunConfig, model: str | Path, gguf: Path | None = None) -> ModelSpec:
+    """One evaluated model: a GGUF through llama.cpp, else a folder through transformers."""
     a = cfg.align
+    if gguf is not None:
+        return ModelSpec(
+            model=f"llamacpp/{gguf.name}",
+            config=a.config,
+            args={"gguf": str(gguf), "n_parallel": min(a.max_batch_size, LLAMACPP_SLOTS)},
+        )
     return ModelSpec(
         model=f"transformers/{model}",
         config=a.config,
         args={"max_batch_size": a.max_batch_size, "device": a.device},
     )
+
+
+def engine_ggufs(cfg: RunConfig, trained: TrainResult, base_model: str) -> EvaluationGGUFs | None:
+    """The GGUFs both models answer from (align.engine), None for the transformers provider."""
+    if cfg.align.engine == "transformers":
+        return None
+    found = evaluation_ggufs(trained, base_model)
+    if isinstance(found, EvaluationGGUFs):
+        return found
+    if cfg.align.engine == "llamacpp":
+        raise UserError(
+            f"cannot evaluate through llama.cpp: {found}",
+            field="align.engine",
+            fix="use auto or transformers",
+        )
+    log.warning("evaluating through transformers (slower): %s", found)
+    return None
 
 
 def evaluation_settings(
@@ -86,13 +114,14 @@ def evaluation_settings(
     sources: list[PromptSource],
     trained: TrainResult,
     method: str,
+    ggufs: EvaluationGGUFs | None = None,
 ) -> EvaluateSettings:
     """The user's evaluate settings with the base and the trained model as the targets."""
     if not sources:  # no held-out prompt survived generation, and no prompt file was given
         raise _nothing_to_evaluate()
     targets: dict[str, ModelSpec | None] = {
-        BASE_TARGET: target_spec(cfg, trained.base_model),
-        method: target_spec(cfg, trained.final_model),
+        BASE_TARGET: target_spec(cfg, trained.base_model, ggufs.base if ggufs else None),
+        method: target_spec(cfg, trained.final_model, ggufs.trained if ggufs else None),
     }
     return evaluate.model_copy(update={"prompts": sources, "targets": targets})
 
@@ -149,9 +178,9 @@ def run(
     trained = train_once(config, settings)
     held, n_held = heldout_source(config, settings.heldout_fraction)
     log.info("held-out prompts (seed split): %d", n_held)
-    final = evaluation_settings(
-        config, evaluate, [*([held] if held else []), *extra], trained, settings.method
-    )
+    ggufs = engine_ggufs(config, trained, settings.base_model)
+    sources = [*([held] if held else []), *extra]
+    final = evaluation_settings(config, evaluate, sources, trained, settings.method, ggufs)
     result = evaluation.run(config, final, progress=progress, replace_changed=True)
     record_alignment(RunStore(config.run_dir), settings.method, trained)
     return AlignResult(trained, n_held, result, generated)

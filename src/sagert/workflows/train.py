@@ -1,4 +1,8 @@
-"""`sagert train`: the run's validated pairs into a DPO or SimPO training (TRL)."""
+"""`sagert train`: the run's validated pairs into a DPO or SimPO training (TRL).
+
+Training runs in a child process (training/child.py): the caller, `sagert align` above all,
+evaluates afterwards without keeping the training's memory.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from sagert.core.validation import validate
 from sagert.settings.run import RunConfig
 from sagert.settings.train import TrainSettings
 from sagert.store.paths import RunPaths
-from sagert.training.trainer import TrainResult, finished_training, train, train_dir
+from sagert.training.child import train_in_child
+from sagert.training.trainer import TrainResult, finished_training, train_dir
 from sagert.workflows.export import export_run
 
 log = logging.getLogger(__name__)
@@ -37,7 +42,8 @@ def run(
     config: RunConfig, settings: TrainSettings | None = None, *, output: Path | None = None
 ) -> TrainResult:
     settings = settings or config.train
-    return train(export_path(config), settings, output or train_dir(config.run_dir, settings))
+    out = output or train_dir(config.run_dir, settings)
+    return train_in_child(export_path(config), settings, out)
 
 
 def train_once(config: RunConfig, settings: TrainSettings) -> TrainResult:
@@ -47,7 +53,7 @@ def train_once(config: RunConfig, settings: TrainSettings) -> TrainResult:
     if done is not None:
         log.info("%s: already trained (%s)", settings.method, done.final_model)
         return done
-    result = train(RunPaths(config.run_dir).trl_export, settings, out)
+    result = train_in_child(RunPaths(config.run_dir).trl_export, settings, out)
     log.info(
         "%s: %d steps, loss %.4f, %d pairs (%d too long, dropped)",
         settings.method,

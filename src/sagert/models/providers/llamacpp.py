@@ -49,7 +49,17 @@ class LlamaCppProvider:
         self._lock = threading.Lock()  # not asyncio's: a provider may outlive one event loop
 
     def identity(self) -> dict[str, Any]:
-        return {"provider": "llamacpp", "model": self.name, "gguf": str(self._gguf or "embedded")}
+        """A GGUF given by path also names its size and time: a retrained model written to the
+        same path (`sagert align`'s final.gguf) is another model. The embedded one is pinned."""
+        identity = {
+            "provider": "llamacpp",
+            "model": self.name,
+            "gguf": str(self._gguf or "embedded"),
+        }
+        if self._gguf is not None and self._gguf.is_file():
+            st = self._gguf.stat()
+            identity["weights"] = f"{st.st_size}:{st.st_mtime_ns}"
+        return identity
 
     def _load(self) -> Any:
         try:
