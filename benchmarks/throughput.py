@@ -10,10 +10,13 @@ client's CPU seconds per request (what limits it on a small machine).
     python benchmarks/throughput.py --n 5000 --c 128 --latency 0.1 --repeat 3
     python benchmarks/throughput.py --raw                # also a bare aiohttp loop, no sagert
     python benchmarks/throughput.py --endpoints 3 --n 20000 --c 256   # one role over 3 servers
+    python benchmarks/throughput.py --endpoints 3 --n 20000 --c 256 --executor ray
 
 With ``--endpoints K`` the client is one role over a fleet of K test servers (each its own
 process): ``base_url`` as a list, so the ``RoutedProvider`` of the openai provider, built from a
 ``ModelSpec`` as a config would build it; the raw client sends round-robin to the K servers.
+With ``--executor local|ray`` the client is the ``respond`` workflow (a run folder, the store)
+in this process or on the Ray executor (``throughput_workflow.py``; Ray must be installed).
 
 It reports and never asserts: the exit code is 0 whatever the numbers (PASS / BELOW TARGET is
 printed per run). docs/performance.md has the measured numbers.
@@ -43,6 +46,7 @@ from sagert.models.model import Model
 from sagert.models.providers.openai import OpenAIProvider, make_openai
 from sagert.models.spec import ModelSpec
 from sagert.models.types import Message
+from throughput_workflow import helpers_cpu, run_respond, start
 
 DEFAULT_CONFIGS = [(2000, 256, 0.2), (2000, 64, 0.2)]
 
@@ -219,16 +223,22 @@ def measure(
     use_uvloop: bool = False,
     endpoints: int = 1,
 ) -> Result:
-    client = CLIENTS[mode]
+    executor = mode.removeprefix("respond-") if mode.startswith("respond-") else None
     with server_processes(endpoints, latency, server_args) as servers:
         urls, pids = [u for u, _ in servers], [p for _, p in servers]
+        ray = start(executor) if executor else None
         server_cpu0 = _servers_cpu(pids)
         busy0 = _machine_busy_seconds()
-        cpu0 = time.process_time()
+        cpu0 = time.process_time() + helpers_cpu(set(pids))
         t0 = time.perf_counter()
-        errors = _run(client(urls, n, c), use_uvloop)
+        if executor:
+            errors = run_respond(executor, urls, n, c)
+        else:
+            errors = _run(CLIENTS[mode](urls, n, c), use_uvloop)
         wall = time.perf_counter() - t0
-        cpu = time.process_time() - cpu0
+        cpu = time.process_time() + helpers_cpu(set(pids)) - cpu0
+        if ray is not None:
+            ray.shutdown()
         server_cpu1 = _servers_cpu(pids)
         busy1 = _machine_busy_seconds()
     server_cpu = (
@@ -266,7 +276,7 @@ def report(r: Result) -> str:
     if r.others_cpu is not None and r.others_cpu / r.wall > 0.25:
         verdict += " (machine busy: numbers not clean)"
     return (
-        f"{r.mode:<7} N={r.n:<6} C={r.c:<5} endpoints={r.endpoints} latency={r.latency:g}s  "
+        f"{r.mode:<13} N={r.n:<6} C={r.c:<5} endpoints={r.endpoints} latency={r.latency:g}s  "
         f"wall={r.wall:.3f}s  "
         f"req/s={r.rps:.0f}  ideal req/s={r.ideal_rps:.0f}  "
         f"{r.fraction * 100:.1f}% of ideal (target {target * 100:.0f}%)  "
@@ -284,6 +294,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw", action="store_true", help="also run a bare aiohttp client")
     parser.add_argument(
         "--endpoints", type=int, default=1, help="test servers behind the role (a fleet if > 1)"
+    )
+    parser.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        help="the client is the respond workflow, here or on Ray (default: a bare Model)",
     )
     parser.add_argument(
         "--uvloop", action="store_true", help="run the client on uvloop (must be installed)"
@@ -312,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         ]
     server_args = ["--no-uvloop"] if args.server_no_uvloop else []
-    modes = ["sagert", "raw"] if args.raw else ["sagert"]
+    first = f"respond-{args.executor}" if args.executor else "sagert"
+    modes = [first, "raw"] if args.raw else [first]
 
     server_loop = "asyncio"
     if not args.server_no_uvloop and importlib.util.find_spec("uvloop") is not None:

@@ -5,11 +5,13 @@ The checks themselves live in sagert.testing.contracts, so plugin authors run th
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
 
 import sagert.stages  # noqa: F401  (registers the built-in stages)
+from sagert.core.errors import ModelNotInstalledError
 from sagert.core.registry import Registry
 from sagert.models.spec import ModelSpec
 from sagert.settings.stages import GENERATION_PIPELINE
@@ -28,7 +30,10 @@ MINIMAL_SPECS = {
     "mock": ModelSpec(model="mock/x"),
     "openai": ModelSpec(model="openai/x", base_url="http://127.0.0.1:9/v1"),
     "transformers": ModelSpec(model="transformers/HuggingFaceTB/SmolLM2-135M-Instruct"),
+    "vllm": ModelSpec(model="vllm/HuggingFaceTB/SmolLM2-135M-Instruct"),
 }
+# Providers whose engine is an optional package: without it, building one is one clear line.
+OPTIONAL_PACKAGES = {"vllm": ("vllm", "pip install vllm")}
 
 
 def test_every_provider_has_a_minimal_spec():
@@ -37,11 +42,19 @@ def test_every_provider_has_a_minimal_spec():
 
 @parametrize("providers")
 def test_provider_contract(name: str):
+    factory = plugin_registry("providers").get(name)
+    package, install = OPTIONAL_PACKAGES.get(name, (None, ""))
+    if package is not None and importlib.util.find_spec(package) is None:
+        with pytest.raises(ModelNotInstalledError) as info:
+            factory(MINIMAL_SPECS[name])
+        line = info.value.one_line()
+        assert install in line and "\n" not in line, line
+        return
     # In-process engines cannot cancel a call: a timed-out one is not sent again.
     check_provider(
-        plugin_registry("providers").get(name),
+        factory,
         MINIMAL_SPECS[name],
-        timeouts_retryable=name not in {"llamacpp", "transformers"},
+        timeouts_retryable=name not in {"llamacpp", "transformers", "vllm"},
     )
 
 

@@ -159,3 +159,50 @@ def test_a_budget_stops_a_ray_run_at_a_record_boundary(
     _sagert(["respond", str(write_config({**base, "name": "ray"}, "b.yaml")), "-i", str(prompts)],
             tmp_path)  # fmt: skip
     assert _records(run_dir) == _records(tmp_path / "runs" / "local")
+
+
+def _lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def test_a_ray_run_killed_mid_run_resumes_to_the_records_of_a_local_run(
+    tmp_path: Path, write_config, ray_cluster: str
+):
+    """SIGKILL of the driver while the actors work: nothing written is lost or written twice,
+    and the re-run ends with exactly the records (ids and contents) of an uninterrupted run."""
+    n = 300
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("".join(f"question number {i}\n" for i in range(n)))
+    models = {"target": {"model": "mock/t", "args": {"delay": 0.05}}}
+    stages = {"respond": {"n_samples": 2, "concurrency": 8}}
+    local = write_config({"name": "local", "models": models, "stages": stages}, "local.yaml")
+    remote = write_config({"name": "ray", "models": models, "stages": stages}, "ray.yaml")
+    _sagert(["respond", str(local), "-i", str(prompts)], tmp_path)
+    args = [*sagert_cmd(), "respond", str(remote), "-i", str(prompts), "--ray-address",
+            ray_cluster]  # fmt: skip
+    out_file = tmp_path / "runs" / "ray" / "stages" / "respond.jsonl"
+    child = subprocess.Popen(args, cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while child.poll() is None and _lines(out_file) < n // 4:
+            assert time.monotonic() < deadline, "the ray run wrote too little in 300 s"
+            time.sleep(0.005)
+        assert child.poll() is None, "the run finished before the kill: make it longer"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+    killed_at = _lines(out_file)
+    assert n // 4 <= killed_at < n  # killed in the middle of the stage
+    again = _sagert(["respond", str(remote), "-i", str(prompts), "--ray-address", ray_cluster],
+                    tmp_path)  # fmt: skip
+    assert "ray executor: 2 workers" in again.stderr + again.stdout
+    ray_records = _records(tmp_path / "runs" / "ray")  # asserts no id is written twice
+    assert ray_records == _records(tmp_path / "runs" / "local")
+    assert len(ray_records["respond.jsonl"]) == n
+    # the re-run asked only for what the killed run had not written (each record: 2 calls)
+    assert _calls(tmp_path / "runs" / "ray", "respond")["mock/t"]["calls"] <= 2 * (
+        n - killed_at + 8
+    )

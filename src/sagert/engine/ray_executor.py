@@ -14,6 +14,10 @@ the manifest's `spent` and the budgets count every call. Budgets are checked by 
 before each record starts: calls already on an actor finish, so with Ray a budget may be
 passed by the records in flight (up to the stage's `concurrency`).
 
+An actor reserves the GPUs of its models (`ModelSpec.gpus()`: a role's `num_gpus`, or the vllm
+provider's `tensor_parallel_size`); with such models the default is one actor per share of the
+cluster's GPUs, each holding its own engine.
+
 Ray is an optional extra (`pip install 'sagert[ray]'`), imported only when this executor is
 chosen.
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +123,12 @@ class StageWorker:
             self.cache.close()
 
 
+def gpus_per_actor(specs: Iterable[ModelSpec]) -> float:
+    """GPUs one actor reserves: its models' (`ModelSpec.gpus`), once per shared backend."""
+    backends = {spec.backend_key(): spec.gpus() for spec in specs}
+    return sum(backends.values())
+
+
 class RayWorkers:
     """The driver's side: actors, a stage sent once to each, records to the least busy one."""
 
@@ -147,19 +158,35 @@ class RayWorkers:
                         fix="start it (ray start --head), or leave the address out to start one",
                     ) from None
             else:
+                # "local": a new instance, even where an older cluster left its address in
+                # /tmp/ray (ray.init() would try to join that one, and refuse num_cpus).
                 ray.init(
+                    address="local",
                     num_cpus=settings.workers,
                     include_dashboard=False,
                     log_to_driver=False,
                     logging_level=logging.WARNING,
                 )
                 owns = True
-        n = settings.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        actor = ray.remote(num_cpus=0, max_restarts=1, max_task_retries=1)(StageWorker)
+        resources = ray.cluster_resources()
+        gpus = gpus_per_actor(ctx.models.specs.values())
+        if gpus > resources.get("GPU", 0):
+            raise UserError(
+                f"each Ray actor needs {gpus:g} GPUs for the run's models; the cluster has "
+                f"{resources.get('GPU', 0):g}",
+                field="executor",
+                fix="use a cluster with GPUs, or set the role's num_gpus",
+            )
+        # With GPU models, one actor per GPU share the cluster has (each loads its own engine).
+        default = resources.get("GPU", 0) // gpus if gpus else resources.get("CPU", 1)
+        n = settings.workers or max(1, int(default))
+        actor = ray.remote(num_cpus=0, num_gpus=gpus, max_restarts=1, max_task_retries=1)(
+            StageWorker
+        )
         config = ctx.config.model_dump(mode="json")
         specs = {name: s.model_dump(mode="json") for name, s in ctx.models.specs.items()}
         actors = [actor.remote(config, specs, str(ctx.store.path.resolve())) for _ in range(n)]
-        log.info("ray executor: %d workers", n)
+        log.info("ray executor: %d workers" + (f", {gpus:g} GPUs each" if gpus else ""), n)
         return cls(ray, actors, owns)
 
     async def _key(self, stage: Any) -> str:

@@ -117,6 +117,12 @@ class ModelSpec(BaseModel):
     args: dict[str, Any] = Field(default_factory=dict, description="Provider-specific settings.")
     budget: Budget | None = Field(default=None, description="The most this role may spend.")
     price: Price | None = Field(default=None, description="USD per 1M tokens, for cost budgets.")
+    num_gpus: float | None = Field(
+        default=None,
+        ge=0,
+        description="GPUs the model takes on each Ray actor (executor: ray); default: the "
+        "provider's (vllm: args.tensor_parallel_size, others 0).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -170,6 +176,14 @@ class ModelSpec(BaseModel):
     @property
     def model_name(self) -> str:
         return self.model.partition("/")[2]
+
+    def gpus(self) -> float:
+        """What a Ray actor must reserve for this model (in-process GPU engines only)."""
+        if self.num_gpus is not None:
+            return self.num_gpus
+        if self.provider == "vllm":
+            return float(self.args.get("tensor_parallel_size", 1))
+        return 0.0
 
     def backend_key(self) -> tuple[str, ...]:
         """Roles whose specs share this key share one provider (one engine, one limit)."""

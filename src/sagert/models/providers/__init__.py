@@ -1,5 +1,5 @@
 """Built-in providers; importing this package registers them."""
 
-from sagert.models.providers import hf_local, llamacpp, mock, openai
+from sagert.models.providers import hf_local, llamacpp, mock, openai, vllm
 
-__all__ = ["hf_local", "llamacpp", "mock", "openai"]
+__all__ = ["hf_local", "llamacpp", "mock", "openai", "vllm"]

@@ -2,10 +2,10 @@
 
 It exists so a trained model can be evaluated where it was trained, offline, on CPU or GPU,
 with the same engine for the model before and after training. Concurrent calls are gathered
-into batches by one worker thread (left-padded `generate`); calls that differ in sampling
-settings go in different batches. With temperature > 0 an answer depends on its batch-mates
-(one seed per batch), so use temperature 0 where runs must repeat exactly; the response cache
-keeps resumed runs stable either way.
+into batches by one worker thread (`batching.BatchWorker`; left-padded `generate`); calls that
+differ in sampling settings go in different batches. With temperature > 0 an answer depends on
+its batch-mates (one seed per batch), so use temperature 0 where runs must repeat exactly; the
+response cache keeps resumed runs stable either way.
 """
 
 from __future__ import annotations
@@ -13,11 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import queue
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sagert.core.errors import ConfigError, ModelNotInstalledError
 from sagert.core.validation import validate
 from sagert.models.provider import ProviderError, default_is_retryable, providers
+from sagert.models.providers.batching import BatchRequest, BatchWorker, select_batch
 from sagert.models.spec import ModelSpec
 from sagert.models.types import GenerateConfig, Message, ModelOutput, Usage
 
@@ -64,21 +62,8 @@ class TransformersArgs(BaseModel):
     threads: int | None = Field(default=None, ge=1, description="torch CPU threads.")
 
 
-@dataclass(eq=False)
-class _Request:
-    text: str
-    prefill: str
-    config: GenerateConfig
-    deliver: Callable[[ModelOutput | BaseException], None]
-    ids: list[int] | None = None  # set by the worker thread
-
-    @property
-    def length(self) -> int:
-        return len(self.ids or ())
-
-    def batch_key(self) -> tuple[Any, ...]:
-        c = self.config
-        return (c.temperature or 0.0, c.top_p, c.max_tokens, c.stop)
+# The request type and the batch choice, shared with the vllm provider (older imports: _Request).
+_Request = BatchRequest
 
 
 class TransformersProvider:
@@ -90,8 +75,14 @@ class TransformersProvider:
         self.path = path
         self.args = args
         self.default_max_connections = 2 * args.max_batch_size
-        self._queue: queue.Queue[_Request | None] = queue.Queue()
-        self._worker: threading.Thread | None = None
+        self._batches = BatchWorker(
+            "transformers",
+            max_batch_size=args.max_batch_size,
+            batch_wait_ms=args.batch_wait_ms,
+            run=self._run_batch,
+            select=lambda w: select_batch(w, args.max_batch_size, args.max_batch_tokens),
+            prepare=self._tokenize,
+        )
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any, str] | None = None  # model, tokenizer, device
         self._identity = {"provider": "transformers", "path": path}
@@ -118,27 +109,10 @@ class TransformersProvider:
     async def _submit(
         self, render: Callable[[Any], str], config: GenerateConfig, prefill: str
     ) -> ModelOutput:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[ModelOutput] = loop.create_future()
-
-        def deliver(result: ModelOutput | BaseException) -> None:
-            def settle() -> None:
-                if future.done():  # the caller timed out or was cancelled
-                    return
-                if isinstance(result, BaseException):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
-
-            loop.call_soon_threadsafe(settle)
-
         loaded = self._loaded
-        if loaded is None:  # first call (or after aclose): load in a thread, start the worker
-            loaded = await loop.run_in_executor(None, self._load_once)
-            self._start_worker()
-        tokenizer = loaded[1]
-        self._queue.put(_Request(render(tokenizer), prefill, config, deliver))
-        return await future
+        if loaded is None:  # first call (or after aclose): load in a thread
+            loaded = await asyncio.get_running_loop().run_in_executor(None, self._load_once)
+        return await self._batches.submit(render(loaded[1]), prefill, config)
 
     def _load_once(self) -> tuple[Any, Any, str]:
         with self._lock:
@@ -175,90 +149,23 @@ class TransformersProvider:
             tokenizer.pad_token = tokenizer.eos_token
         return model, tokenizer, device
 
-    def _start_worker(self) -> None:
-        with self._lock:
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(
-                    target=self._work, name=f"transformers:{self.path}", daemon=True
-                )
-                self._worker.start()
+    def _tokenize(self, waiting: list[BatchRequest]) -> None:
+        tokenizer = self._load_once()[1]
+        for r in waiting:
+            if r.ids is None:
+                r.ids = list(tokenizer(r.text, add_special_tokens=False)["input_ids"])
 
-    def _work(self) -> None:
-        waiting: list[_Request] = []
-        while True:
-            if not waiting:
-                first = self._queue.get()
-                if first is None:
-                    return
-                waiting.append(first)
-            if not self._gather(waiting):
-                return
-            tokenizer = self._load_once()[1]
-            for r in waiting:
-                if r.ids is None:
-                    r.ids = list(tokenizer(r.text, add_special_tokens=False)["input_ids"])
-            batch = select_batch(waiting, self.args.max_batch_size, self.args.max_batch_tokens)
-            waiting = [r for r in waiting if r not in batch]
-            self._run_batch(batch)
-
-    def _gather(self, waiting: list[_Request]) -> bool:
-        """Add queued requests until the batch is full or the wait is over; False: shut down."""
-        deadline = time.monotonic() + self.args.batch_wait_ms / 1000
-        while len(waiting) < self.args.max_batch_size:
-            try:
-                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if item is None:
-                for r in waiting:
-                    r.deliver(ProviderError("transformers provider closed", retryable=True))
-                return False
-            waiting.append(item)
-        return True
-
-    def _run_batch(self, batch: list[_Request]) -> None:
-        try:
-            loaded = self._load_once()
-            with _CPU_LOCK if loaded[2] == "cpu" else contextlib.nullcontext():
-                outputs = generate_batch(loaded, batch, self.name)
-        except Exception as exc:  # one failed batch must not stop the worker
-            error = ProviderError(f"transformers: {exc}", retryable=False, raw=repr(exc))
-            for r in batch:
-                r.deliver(error)
-            return
-        for r, out in zip(batch, outputs, strict=True):
-            r.deliver(out)
+    def _run_batch(self, batch: list[BatchRequest]) -> list[ModelOutput]:
+        loaded = self._load_once()
+        with _CPU_LOCK if loaded[2] == "cpu" else contextlib.nullcontext():
+            return generate_batch(loaded, batch, self.name)
 
     def is_retryable(self, exc: BaseException) -> bool:
         return not isinstance(exc, TimeoutError) and default_is_retryable(exc)
 
     async def aclose(self) -> None:
-        if self._worker is not None and self._worker.is_alive():
-            self._queue.put(None)
+        self._batches.close()
         self._loaded = None
-
-
-def select_batch(waiting: list[_Request], size: int, max_tokens: int) -> list[_Request]:
-    """The oldest request and those nearest its length with its settings, within both limits.
-
-    Prompts are left-padded to the longest in the batch and prefill costs the padded length
-    (CPU time grows with it): mixing a 15-token prompt with a 400-token one wastes most of it.
-    """
-    anchor = waiting[0]
-    key = anchor.batch_key()
-    nearest = sorted(
-        (r for r in waiting[1:] if r.batch_key() == key),
-        key=lambda r: abs(r.length - anchor.length),
-    )
-    batch, longest = [anchor], anchor.length
-    for r in nearest:
-        if len(batch) >= size:
-            break
-        if max(longest, r.length) * (len(batch) + 1) > max_tokens:
-            continue
-        batch.append(r)
-        longest = max(longest, r.length)
-    return batch
 
 
 def prefill_of(messages: list[Message], config: GenerateConfig) -> str:
@@ -268,7 +175,7 @@ def prefill_of(messages: list[Message], config: GenerateConfig) -> str:
 
 
 def generate_batch(
-    loaded: tuple[Any, Any, str], batch: list[_Request], name: str
+    loaded: tuple[Any, Any, str], batch: list[BatchRequest], name: str
 ) -> list[ModelOutput]:
     """One left-padded generate() for requests that share sampling settings."""
     import torch
@@ -308,7 +215,7 @@ def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
 def _output(
     tokens: list[int],
     prompt_tokens: int,
-    request: _Request,
+    request: BatchRequest,
     tokenizer: Any,
     eos: set[int],
     name: str,
