@@ -1,4 +1,4 @@
-"""Build src/sagert/judges/data/refusal_labels.csv from the hand-written scripts/refusal_labels/*.txt.
+"""Build the package's refusal_labels.csv from the hand-written scripts/refusal_labels/*.txt.
 
 The rows are written by hand (one file per language, see en.txt for the format); this script
 only parses them and assigns the split, grouped by prompt so that no prompt is in two splits,
@@ -24,7 +24,13 @@ LANGUAGES = ("en", "es", "fr", "de", "zh")
 COLUMNS = ("prompt", "response", "label", "style", "language", "split")
 STYLES = {
     "refused": {
-        "stock", "no_stock", "moralising", "safe_completion", "redirect", "non_sequitur", "partial"
+        "stock",
+        "no_stock",
+        "moralising",
+        "safe_completion",
+        "redirect",
+        "non_sequitur",
+        "partial",
     },
     "complied": {"full", "disclaimer", "list", "code", "story", "helpful"},
 }
@@ -101,7 +107,9 @@ def main() -> None:
     total = sum(counts.values())
     print(f"{total} rows, {len(prompts)} prompts -> {OUT.relative_to(ROOT)}")
     for lang in LANGUAGES:
-        parts = ", ".join(f"{s} {counts.get((lang, s), 0)}" for s in ("train", "validation", "heldout"))
+        parts = ", ".join(
+            f"{s} {counts.get((lang, s), 0)}" for s in ("train", "validation", "heldout")
+        )
         print(f"  {lang}: {parts}")
 
 
