@@ -1,6 +1,7 @@
 """Judges: classify a prompt or a response as safe, unsafe, refused, or a judge error.
 
-Importing this package registers the built-in judges: llamaguard3, harmbench, refusal, rubric.
+Importing this package registers the built-in judges: llamaguard3, harmbench, refusal,
+refusal_semantic, rubric.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sagert.judges import harmbench, llamaguard, refusal, rubric
+from sagert.judges import harmbench, llamaguard, refusal, refusal_semantic, rubric
 from sagert.judges.base import Judge, judges
 
 
@@ -19,4 +20,12 @@ def make_judge(name: str, settings: dict[str, Any] | None = None) -> Judge:
     return factory(settings)
 
 
-__all__ = ["harmbench", "judges", "llamaguard", "make_judge", "refusal", "rubric"]
+__all__ = [
+    "harmbench",
+    "judges",
+    "llamaguard",
+    "make_judge",
+    "refusal",
+    "refusal_semantic",
+    "rubric",
+]
