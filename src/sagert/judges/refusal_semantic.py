@@ -78,7 +78,7 @@ class RefusalSemanticJudge:
         self.threshold = (
             self.head.threshold if self.settings.threshold is None else self.settings.threshold
         )
-        self._injected = encoder is not None
+        self._ready = encoder is not None  # an injected encoder needs no installed model
         self._encode: PooledEncoder = encoder if encoder is not None else LazyEncoder()
         self._batcher: Batcher[tuple[str, str], float] = Batcher(
             self.probabilities, self.settings.max_batch
@@ -99,8 +99,10 @@ class RefusalSemanticJudge:
             return error_score(self.name, NO_RESPONSE)
         if not item.response.strip():
             return error_score(self.name, EMPTY)
-        if not self._injected and not encoder_available():
-            return error_score(self.name, missing_encoder_error().one_line())
+        if not self._ready:
+            if not encoder_available():
+                return error_score(self.name, missing_encoder_error().one_line())
+            self._ready = True
         try:
             p = await self._batcher.submit((item.prompt, item.response))
         except Exception as exc:  # the encoder failed: no verdict, never a guess
