@@ -101,6 +101,12 @@ async def _accuracy(name: str) -> dict[str, Any]:
     out["precision_refused"] = round(hits / max(1, sum(said)), 3)
     out["recall_refused"] = round(hits / max(1, sum(truth)), 3)
     out["errors"] = sum(s.verdict == "error" for s in scores)
+    styles = sorted({r["style"] for r in held})
+    out["by_style"] = {
+        style: f"{sum(said[i] == truth[i] for i in pick)}/{len(pick)}"
+        for style in styles
+        for pick in [[i for i, r in enumerate(held) if r["style"] == style]]
+    }
     return out
 
 
