@@ -242,8 +242,8 @@ def main() -> None:
     if args.child:
         kind, *rest = args.child
         if kind == "judge":
-            name, n, conc = rest[0], int(rest[1]), int(rest[2])
-            print(json.dumps(asyncio.run(_judge(name, pairs(n), conc))))
+            name, count, conc = rest[0], int(rest[1]), int(rest[2])
+            print(json.dumps(asyncio.run(_judge(name, pairs(count), conc))))
         elif kind == "encoder":
             print(json.dumps(_encoder(rest[0], int(rest[1]), args.batch, rest[2])))
         elif kind == "export":
