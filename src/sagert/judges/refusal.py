@@ -1,8 +1,8 @@
 """`refusal`: did the response decline? The project's one marker list, no model needed.
 
 An empty response is neither a refusal nor compliance (often a failed or truncated call), so
-it is an error with reason "empty response". Embedding similarity to refusal exemplars is not
-offered yet: it would need sentence-transformers and torch, an extra the package lacks.
+it is an error with reason "empty response". For refusals without a stock phrase, and refusals
+not in English, use `refusal_semantic` (embeddings and a trained head, `sagert[embed]`).
 """
 
 from __future__ import annotations
