@@ -89,47 +89,46 @@ async def random_arm(cfg: RunConfig, calls: int) -> tuple[int, set[tuple[str, st
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=16)
+    parser.add_argument("--arm", choices=["both", "random", "map-elites"], default="both")
+    parser.add_argument(
+        "--runs-dir", type=Path, default=None, help="Keep the runs here (a cut run can be read)."
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = config(Path(tmp), args.calls)
-        started = time.perf_counter()
-        rwins, rcells = asyncio.run(random_arm(cfg, args.calls))
-        random_seconds = time.perf_counter() - started
-        print(json.dumps({"random": {"successes": rwins, "cells": len(rcells)}}), flush=True)
-        started = time.perf_counter()
-        result = redteam.run(cfg)
-        archive_seconds = time.perf_counter() - started
-        steps = [
-            json.loads(line)
-            for line in cfg.run_dir.joinpath("stages", "redteam.jsonl").read_text().splitlines()
-        ]
-        judged = [s for s in steps if s["meta"].get("step") == "judge"]
-        wins = sum(s["meta"]["value"] >= 1.0 for s in judged)
-        won_cells = {k for k, e in result.archive.cells.items() if e.success}
-    print(
-        json.dumps(
-            {
+        cfg = config(args.runs_dir or Path(tmp), args.calls)
+        report: dict[str, object] = {"target_calls": args.calls}
+        if args.arm in ("both", "random"):
+            started = time.perf_counter()
+            rwins, rcells = asyncio.run(random_arm(cfg, args.calls))
+            report["random"] = {
                 "target_calls": args.calls,
-                "cells": len(result.cells),
-                "map_elites": {
-                    "target_calls": result.target_calls,
-                    "successes": wins,
-                    "asr": wins / max(1, result.target_calls),
-                    "cells_filled": len(result.archive.cells),
-                    "cells_with_success": len(won_cells),
-                    "seconds": round(archive_seconds, 1),
-                },
-                "random": {
-                    "target_calls": args.calls,
-                    "successes": rwins,
-                    "asr": rwins / args.calls,
-                    "cells_with_success": len(rcells),
-                    "seconds": round(random_seconds, 1),
-                },
-            },
-            indent=2,
-        )
-    )
+                "successes": rwins,
+                "asr": rwins / args.calls,
+                "cells_with_success": len(rcells),
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+            print(json.dumps({"random": report["random"]}), flush=True)
+        if args.arm in ("both", "map-elites"):
+            started = time.perf_counter()
+            result = redteam.run(cfg)
+            archive_seconds = time.perf_counter() - started
+            steps = [
+                json.loads(line)
+                for line in cfg.run_dir.joinpath("stages", "redteam.jsonl").read_text().splitlines()
+            ]
+            judged = [s for s in steps if s["meta"].get("step") == "judge"]
+            wins = sum(s["meta"]["value"] >= 1.0 for s in judged)
+            won_cells = {k for k, e in result.archive.cells.items() if e.success}
+            report["cells"] = len(result.cells)
+            report["map_elites"] = {
+                "target_calls": result.target_calls,
+                "successes": wins,
+                "asr": wins / max(1, result.target_calls),
+                "cells_filled": len(result.archive.cells),
+                "cells_with_success": len(won_cells),
+                "seconds": round(archive_seconds, 1),
+            }
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from browser import headless, require_chromium
 from sagert.engine.iterative.archive import Archive, Elite, cell_key
 from sagert.loaders import detect_loader, load_prompts
 from sagert.models.types import GenerateConfig, Message
@@ -176,3 +178,58 @@ def test_an_unknown_style_is_one_line(config: Path, write_config) -> None:
 
     with pytest.raises(UserError, match="unknown attack style 'nope'"):
         workflow.run(bad)
+
+
+MARK = "document.body.dataset.pwned=1"
+HOSTILE = (
+    f"<script>{MARK}</script>",
+    f'<img src=x onerror="{MARK}">',
+    f'</td></tr></table><svg onload="{MARK}"></svg>',
+)
+
+
+def test_the_report_in_headless_chromium(config: Path, tmp_path: Path) -> None:
+    chromium = require_chromium()
+    cfg = load_config(config)
+    workflow.run(cfg)
+    path = cfg.run_dir / "redteam_archive.json"
+    archive = json.loads(path.read_text())
+    for i, elite in enumerate(archive["cells"].values()):
+        elite["prompt"] = f"prompt {HOSTILE[i % 3]}"
+        elite["response"] = f"answer {HOSTILE[(i + 1) % 3]}"
+    first = next(iter(archive["cells"]))
+    archive["cells"][f"{HOSTILE[1]} | roleplay"] = archive["cells"].pop(first)
+    path.write_text(json.dumps(archive))
+    url = build_redteam_report(cfg.run_dir).resolve().as_uri()
+
+    dom = headless(chromium, tmp_path, "--dump-dom", url)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html = dom.stdout
+    body = re.search(r"<body[^>]*>", html)
+    assert body is not None and "pwned" not in body.group(0)  # no payload ran
+    assert "<img" not in html and "<script" not in html  # none became an element
+    assert "&lt;img src=x onerror=" in html and "&lt;script&gt;document.body" in html
+    assert "default-src 'none'" in html  # and the page allows no script at all
+    heat = re.search(r"Elite score per cell.*?</svg>", html, re.S)
+    assert heat is not None and heat.group(0).count("<rect") >= len(archive["cells"])
+    assert html.count("<svg") >= 3  # the heatmap and the two growth charts
+
+    # The heatmap is drawn: a screenshot far from blank (a blank page's PNG is tiny).
+    blank = tmp_path / "blank.html"
+    blank.write_text("<!doctype html><html><body></body></html>")
+    sizes = {}
+    for name, page in (("blank", blank.resolve().as_uri()), ("report", url)):
+        shot = tmp_path / f"{name}.png"
+        result = headless(
+            chromium, tmp_path, f"--screenshot={shot}", "--window-size=1200,900", page
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        sizes[name] = shot.stat().st_size
+    assert sizes["report"] > 10_000 and sizes["report"] > 4 * sizes["blank"], sizes
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    with Image.open(tmp_path / "report.png") as image:
+        pixels = list(image.convert("L").getdata())
+    assert sum(p < 240 for p in pixels) > 0.02 * len(pixels)

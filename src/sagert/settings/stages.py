@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sagert.settings.dedup import DedupSettings
+from sagert.settings.iterative import CrescendoStage, PairStage, TapStage
 from sagert.settings.roles import RoleName
 
 
@@ -233,3 +234,6 @@ class StagesConfig(BaseModel):
     respond: RespondStage = Field(default_factory=RespondStage)
     baseline: BaselineStage = Field(default_factory=BaselineStage)
     pairs: PairsStage = Field(default_factory=PairsStage)
+    pair: PairStage = Field(default_factory=PairStage)
+    tap: TapStage = Field(default_factory=TapStage)
+    crescendo: CrescendoStage = Field(default_factory=CrescendoStage)

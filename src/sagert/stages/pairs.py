@@ -67,7 +67,10 @@ class Responses:
         system: str | None,
         prefill: str | None,
     ) -> list[Response]:
-        messages = [Message(role="user", content=record.prompt or "")]
+        # A multi-turn record (Crescendo's) is answered as the whole conversation.
+        messages = [Message.model_validate(t) for t in record.turns or []] or [
+            Message(role="user", content=record.prompt or "")
+        ]
         if system and not model.spec.system_prompt:
             messages.insert(0, Message(role="system", content=system))
         return await answer_samples(
@@ -109,7 +112,10 @@ class JudgeResponses:
             scores: list[Score] = []
             for answer in record.responses.get(side, []):
                 item = JudgeInput(
-                    prompt=record.prompt or "", response=answer.text, behavior=record.seed_prompt
+                    prompt=record.prompt or "",
+                    response=answer.text,
+                    behavior=record.seed_prompt,
+                    turns=record.turns[:-1] if record.turns else None,
                 )
                 scores.append(await self.judge.score(item, jctx))
             verdicts[side] = [sc.model_dump() for sc in scores]

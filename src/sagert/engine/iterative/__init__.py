@@ -1,9 +1,10 @@
 """Iterative red-teaming attacks (PAIR, TAP, Crescendo): every step persisted, so a run resumes."""
 
-from sagert.engine.iterative.crescendo import CrescendoSettings, run_crescendo
-from sagert.engine.iterative.pair import PairSettings, run_pair
+from sagert.engine.iterative.crescendo import run_crescendo
+from sagert.engine.iterative.pair import run_pair
 from sagert.engine.iterative.steps import AttackContext, AttackResult, Scorer, StepLog
-from sagert.engine.iterative.tap import TapSettings, run_tap
+from sagert.engine.iterative.tap import run_tap
+from sagert.settings.iterative import CrescendoSettings, PairSettings, TapSettings
 
 __all__ = [
     "AttackContext",

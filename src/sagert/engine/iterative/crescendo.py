@@ -14,22 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from sagert.engine.iterative.steps import AttackContext, AttackResult, succeeded, value_of
 from sagert.judges.base import Judge, JudgeContext, JudgeInput
 from sagert.judges.refusal import RefusalJudge
 from sagert.models.types import Message
+from sagert.settings.iterative import CrescendoSettings
 from sagert.store.records import Record
 
 TEMPLATE = "redteam/crescendo.j2"
-
-
-class CrescendoSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    max_turns: int = Field(default=5, gt=0, description="Kept turns at most.")
-    max_backtracks: int = Field(default=3, ge=0, description="Refused turns taken back at most.")
 
 
 class Question(BaseModel):

@@ -11,20 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from sagert.engine.iterative.steps import AttackContext, AttackResult, succeeded, value_of
 from sagert.models.types import Message
+from sagert.settings.iterative import PairSettings
 from sagert.store.records import Record
 
 TEMPLATE = "redteam/pair.j2"
-
-
-class PairSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    streams: int = Field(default=3, gt=0, description="Independent attacker conversations.")
-    depth: int = Field(default=3, gt=0, description="Refinements per stream at most.")
 
 
 class Proposal(BaseModel):

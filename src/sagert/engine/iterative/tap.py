@@ -11,22 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from sagert.engine.iterative.pair import TEMPLATE, Proposal
 from sagert.engine.iterative.steps import AttackContext, AttackResult, succeeded, value_of
 from sagert.models.types import Message
+from sagert.settings.iterative import TapSettings
 from sagert.store.records import Record
 
 ON_TOPIC = "redteam/on_topic.j2"
-
-
-class TapSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    branching: int = Field(default=2, gt=0, description="Proposals per kept leaf per level.")
-    width: int = Field(default=3, gt=0, description="Leaves kept per level (the best scoring).")
-    depth: int = Field(default=3, gt=0, description="Levels at most.")
 
 
 class OnTopic(BaseModel):
