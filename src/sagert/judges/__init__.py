@@ -1,7 +1,7 @@
 """Judges: classify a prompt or a response as safe, unsafe, refused, or a judge error.
 
-Importing this package registers the built-in judges: llamaguard3, harmbench, refusal, rubric,
-strongreject, xstest, and panel (a judge made of the others).
+Importing this package registers the built-in judges: llamaguard3, harmbench, harm_intent,
+refusal, rubric, strongreject, xstest, and panel (a judge made of the others).
 """
 
 from __future__ import annotations
@@ -9,7 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sagert.judges import harmbench, llamaguard, panel, refusal, rubric, strongreject, xstest
+from sagert.judges import (
+    harm_intent,
+    harmbench,
+    llamaguard,
+    panel,
+    refusal,
+    rubric,
+    strongreject,
+    xstest,
+)
 from sagert.judges.base import Judge, judges
 
 
@@ -21,6 +30,7 @@ def make_judge(name: str, settings: dict[str, Any] | None = None) -> Judge:
 
 
 __all__ = [
+    "harm_intent",
     "harmbench",
     "judges",
     "llamaguard",
