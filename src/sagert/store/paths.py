@@ -100,6 +100,11 @@ class RunPaths:
         """A file that belongs to a stage beside its records (`dedup.removed.jsonl`, ...)."""
         return self.stages_dir / f"{name}.{part}"
 
+    @property
+    def benign(self) -> Path:
+        """The prompts a prompt gate judged benign, with the reason (every gate's, one file)."""
+        return self.stages_dir / "benign.jsonl"
+
     def stage_spool(self, name: str) -> Path:
         """A stage's scratch copy of its inputs (hidden; rewritten on every run)."""
         return self.stages_dir / f".{name}.inputs.jsonl"
