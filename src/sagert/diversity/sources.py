@@ -21,7 +21,16 @@ from sagert.store.records import Record
 from sagert.store.tables import columns
 from sagert.taxonomy import Taxonomy
 
-RUN_STAGES = ("attack", "dedup", "evolve", "extract", "baseline")
+RUN_STAGES = (
+    "gate_attack",
+    "attack",
+    "dedup",
+    "gate_evolve",
+    "evolve",
+    "gate_extract",
+    "extract",
+    "baseline",
+)
 """The prompt stages of a run, latest first: the default is the first one with records (a
 baseline run has only its own stage)."""
 RECORD_FIELDS = ("prompt", "seed_prompt")

@@ -24,7 +24,16 @@ from sagert.store.paths import RunPaths
 from sagert.store.records import LineageStep, Record, TaxonomyPath
 from sagert.taxonomy import LEVELS
 
-RUN_PROMPT_STAGES = ("attack", "dedup", "evolve", "extract")
+RUN_PROMPT_STAGES = (
+    "gate_attack",
+    "attack",
+    "dedup",
+    "gate_evolve",
+    "evolve",
+    "gate_extract",
+    "extract",
+)
+"""Latest first: a prompt gate's file holds the prompts that passed it (its ok records)."""
 RUN_EXPORT_FILES = ("records.jsonl", "train.jsonl")
 KEPT_RUN_META = ("attack", "evolution", "region", "language", "topic", "category_path", "benign")
 
@@ -41,7 +50,7 @@ def load_sagert(path: Path, opts: LoaderOptions) -> Iterator[Record]:
 
 
 def run_prompt_file(path: Path) -> Path:
-    """A run folder's prompts: its attack stage, else dedup, evolve, extract, the export."""
+    """A run folder's prompts: its last prompt stage (RUN_PROMPT_STAGES), else the export."""
     if not path.is_dir():
         return path
     paths = RunPaths(path)
