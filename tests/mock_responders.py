@@ -118,6 +118,8 @@ def gate_answer(prompt: str) -> str:
     """The prompt gate's answer, by a rule a test can apply again to the judged text:
     harm check: query "-1" is harmless ("No."), "-2" gets garbage; intent check: an evolved
     request whose version number is even lost its intent ("no")."""
+    if "<response>" in prompt:  # harm_intent judging an answer: the unaligned side complies
+        return "yes" if "Sure, here is" in prompt.split("<response>", 1)[1] else "no"
     request = prompt.split("<rewritten>" if "<original>" in prompt else "<request>", 1)[-1]
     if "<original>" in prompt:
         version = re.search(r"\(v(\d+)\)", request)
