@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from sagert.cli.progress import stage_progress
-from sagert.cli.summary import print_summary, print_written
+from sagert.cli.summary import print_summary, print_written, print_yield
 from sagert.settings.run import load_config
 from sagert.workflows import generate as workflow
 from sagert.workflows.export import PAIRS_STAGE, export_run
@@ -28,6 +28,7 @@ def generate(
     cfg = load_config(config)
     summaries = workflow.run(cfg, until=until, progress=stage_progress, retry_failed=retry_failed)
     print_summary(cfg.run_dir, summaries)
+    print_yield(cfg.run_dir)
     if until is None and cfg.export.formats and PAIRS_STAGE in cfg.pipeline:
         written = export_run(
             cfg.run_dir, list(cfg.export.formats), conversational=cfg.export.conversational

@@ -1,8 +1,10 @@
-"""The closing tables of a run: stages, why records failed, what each model cost."""
+"""The closing tables of a run: stages, why records failed, what each model cost, what the
+prompt gates let through, and the run's yield."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -12,6 +14,9 @@ from sagert.cli.tables import stages_table
 from sagert.core.terminal import plain
 from sagert.engine.runner import total_calls
 from sagert.engine.summary import StageSummary
+from sagert.report.comparison import pct
+from sagert.results.yields import yield_lines
+from sagert.store.run import RunStore
 
 
 def print_summary(run_dir: Path, summaries: list[StageSummary]) -> None:
@@ -46,8 +51,65 @@ def print_summary(run_dir: Path, summaries: list[StageSummary]) -> None:
             str(st.get("completion_tokens", 0)),
         )
     out.print(calls)
+    gates = [(s.name, figures) for s in summaries if (figures := getattr(s, "gate", None))]
+    if gates:
+        out.print(gate_table(gates))
+        by = by_factor_table(gates)
+        if by.row_count:
+            out.print(by)
     wall = sum(s.seconds for s in summaries)
     out.print(Text(f"run: {run_dir}  ({wall:.1f} s in stages)"))
+
+
+def _rate(f: dict[str, Any]) -> str:
+    return pct(f.get("harmful_rate"), f.get("harmful_rate_low"), f.get("harmful_rate_high"))
+
+
+def gate_table(gates: list[tuple[str, dict[str, Any]]]) -> Table:
+    """Per gate (its whole file): harmful on, benign aside (why), judge errors, the rate."""
+    table = Table(
+        "gate",
+        "judged",
+        "harmful",
+        "not harmful",
+        "lost intent",
+        "judge errors",
+        "harmful rate [95% CI]",
+        title="prompt gates (benign prompts: stages/benign.jsonl)",
+    )
+    for name, f in gates:
+        table.add_row(
+            name,
+            str(f["judged"]),
+            str(f["harmful"]),
+            str(f["not_harmful"]),
+            str(f["lost_intent"]),
+            str(f["errors"]),
+            _rate(f),
+        )
+    return table
+
+
+def by_factor_table(gates: list[tuple[str, dict[str, Any]]]) -> Table:
+    """Which evolution operators and attack styles dilute harm: each one's harmful rate."""
+    table = Table("gate", "operator / style", "harmful/judged", "harmful rate [95% CI]")
+    table.title = "harmful-prompt rate by evolution operator and attack style"
+    for name, f in gates:
+        for kind, key in (("evolution", "by_evolution"), ("attack", "by_attack")):
+            for value, g in f.get(key, {}).items():
+                table.add_row(name, f"{kind}: {value}", f"{g['harmful']}/{g['judged']}", _rate(g))
+    return table
+
+
+def print_yield(run_dir: Path) -> None:
+    """The run's yield as the manifest has it (results/yields.py)."""
+    manifest = RunStore.reader(run_dir).manifest()
+    lines = yield_lines(manifest.yields or {})
+    if lines:
+        out = console()
+        out.print(Text("yield:"))
+        for line in lines:
+            out.print(Text(f"  {line}"))
 
 
 def print_written(written: dict[str, Path]) -> None:

@@ -20,20 +20,11 @@ from sagert.loaders.base import (
     source_record,
 )
 from sagert.loaders.cells import text_field
-from sagert.store.paths import RunPaths
+from sagert.store.paths import PROMPT_STAGES, RunPaths
 from sagert.store.records import LineageStep, Record, TaxonomyPath
 from sagert.taxonomy import LEVELS
 
-RUN_PROMPT_STAGES = (
-    "gate_attack",
-    "attack",
-    "dedup",
-    "gate_evolve",
-    "evolve",
-    "gate_extract",
-    "extract",
-)
-"""Latest first: a prompt gate's file holds the prompts that passed it (its ok records)."""
+RUN_PROMPT_STAGES = PROMPT_STAGES
 RUN_EXPORT_FILES = ("records.jsonl", "train.jsonl")
 KEPT_RUN_META = ("attack", "evolution", "region", "language", "topic", "category_path", "benign")
 

@@ -33,6 +33,7 @@ from sagert.report.data import (
     manifest,
     table,
 )
+from sagert.report.gates import yield_view
 from sagert.report.training import training_view
 from sagert.results.metrics import MISSING
 from sagert.store.run import RunStore, write_atomic
@@ -310,6 +311,7 @@ def _generation_view(store: RunStore, info: dict[str, Any]) -> dict[str, Any]:
         "coverage": cov,
         "charts": _coverage_charts(cov) if cov else [],
         "diversity": _diversity(figures),
+        "yields": yield_view(store),
     }
 
 

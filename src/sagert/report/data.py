@@ -25,21 +25,12 @@ from sagert.results.metrics import (
     attack_errors,
     result_of,
 )
+from sagert.store.paths import PROMPT_STAGES
 from sagert.store.records import Record
 from sagert.store.run import RunStore
 
 MAX_TEXT = 4000
 MAX_STEP_TEXT = 1200
-PROMPT_STAGES = (
-    "gate_attack",
-    "attack",
-    "dedup",
-    "gate_evolve",
-    "evolve",
-    "gate_extract",
-    "extract",
-)
-"""Latest first (a gate's file: the prompts that passed it, the benign ones set aside)."""
 TABLE_STAGES = ("pairs", "judge", "responses", *PROMPT_STAGES, "raw_text")
 DIVERSITY_SAMPLE = 500
 

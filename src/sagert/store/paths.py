@@ -14,6 +14,17 @@ STAGES_DIR = "stages"
 EXPORT_DIR = "export"
 TRAIN_DIR = "train"
 ALIGN_DIR = "align"
+PROMPT_STAGES = (
+    "gate_attack",
+    "attack",
+    "dedup",
+    "gate_evolve",
+    "evolve",
+    "gate_extract",
+    "extract",
+)
+"""The stages that hold a run's prompt set, latest first: the first with records is it (a
+gate's file holds the prompts that passed it as its ok records)."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 from sagert.core.errors import UserError
 from sagert.judges.base import judge_kind, judges
+from sagert.results.yields import run_yield, yield_lines
 from sagert.store.records import Record
 from sagert.store.run import RunStore, write_atomic
 from sagert.workflows.hub import HubClient, hub_token, push_files
@@ -266,6 +267,8 @@ def dataset_card(
     ]
     for name, s in manifest.stages.items():
         lines.append(f"| {name} | {s.inputs} | {s.written} | {s.failed} |")
+    lines += ["", "## Yield", ""]
+    lines += [f"- {line}" for line in yield_lines(run_yield(store))]
     lines += ["", "## Coverage", "", "| macro category | pairs |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in macro.most_common()]
     lines += [
