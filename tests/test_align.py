@@ -31,7 +31,7 @@ def align_config(write_config, **extra: object) -> Path:
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent / "src"), str(TESTS)])}
     return subprocess.run(
         [*sagert_cmd(), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=1800
     )
