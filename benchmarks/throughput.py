@@ -9,6 +9,11 @@ client's CPU seconds per request (what limits it on a small machine).
     python benchmarks/throughput.py                      # N=2000 at C=256 and C=64, 0.2 s
     python benchmarks/throughput.py --n 5000 --c 128 --latency 0.1 --repeat 3
     python benchmarks/throughput.py --raw                # also a bare aiohttp loop, no sagert
+    python benchmarks/throughput.py --endpoints 3 --n 20000 --c 256   # one role over 3 servers
+
+With ``--endpoints K`` the client is one role over a fleet of K test servers (each its own
+process): ``base_url`` as a list, so the ``RoutedProvider`` of the openai provider, built from a
+``ModelSpec`` as a config would build it; the raw client sends round-robin to the K servers.
 
 It reports and never asserts: the exit code is 0 whatever the numbers (PASS / BELOW TARGET is
 printed per run). docs/performance.md has the measured numbers.
@@ -35,7 +40,8 @@ import aiohttp
 
 from sagert.cli.gc_tuning import THRESHOLDS, tune_gc
 from sagert.models.model import Model
-from sagert.models.providers.openai import OpenAIProvider
+from sagert.models.providers.openai import OpenAIProvider, make_openai
+from sagert.models.spec import ModelSpec
 from sagert.models.types import Message
 
 DEFAULT_CONFIGS = [(2000, 256, 0.2), (2000, 64, 0.2)]
@@ -58,6 +64,8 @@ class Result:
     errors: int
     others_cpu: float | None = None
     """CPU seconds that other processes used on the machine during the run."""
+    endpoints: int = 1
+    """Servers behind the role (a fleet when more than one)."""
 
     @property
     def ideal_wall(self) -> float:
@@ -129,6 +137,14 @@ def server_process(latency: float, server_args: list[str]) -> Iterator[tuple[str
             proc.wait()
 
 
+@contextlib.contextmanager
+def server_processes(
+    k: int, latency: float, server_args: list[str]
+) -> Iterator[list[tuple[str, int]]]:
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(server_process(latency, server_args)) for _ in range(k)]
+
+
 # -- the two clients ------------------------------------------------------------------------
 
 
@@ -140,8 +156,13 @@ def _messages(i: int) -> list[Message]:
     return [Message(role="user", content=_question(i))]
 
 
-async def run_sagert(base_url: str, n: int, c: int) -> int:
-    provider = OpenAIProvider("openai/test-model", "test-model", base_url)
+async def run_sagert(base_urls: list[str], n: int, c: int) -> int:
+    provider: Any
+    if len(base_urls) == 1:
+        provider = OpenAIProvider("openai/test-model", "test-model", base_urls[0])
+    else:  # a fleet, built as a config's `base_url: [...]` builds it
+        spec = ModelSpec(model="openai/test-model", base_url=base_urls, max_connections=c)
+        provider = make_openai(spec)
     model = Model(provider, max_connections=c, cache=None)
     prompts = [_messages(i) for i in range(n)]
     try:
@@ -153,9 +174,10 @@ async def run_sagert(base_url: str, n: int, c: int) -> int:
     return sum(isinstance(r, BaseException) for r in results)
 
 
-async def run_raw(base_url: str, n: int, c: int) -> int:
-    """A bare aiohttp loop: same requests, no sagert (its overhead is the difference)."""
-    url = f"{base_url}/chat/completions"
+async def run_raw(base_urls: list[str], n: int, c: int) -> int:
+    """A bare aiohttp loop: same requests, no sagert (its overhead is the difference);
+    round-robin over the servers when there are several."""
+    urls = [f"{base_url}/chat/completions" for base_url in base_urls]
     semaphore = asyncio.Semaphore(c)
     errors = 0
 
@@ -167,7 +189,7 @@ async def run_raw(base_url: str, n: int, c: int) -> int:
         }
         async with semaphore:
             try:
-                async with session.post(url, json=body) as resp:
+                async with session.post(urls[i % len(urls)], json=body) as resp:
                     raw = await resp.read()
                     if resp.status != 200:
                         errors += 1
@@ -182,7 +204,7 @@ async def run_raw(base_url: str, n: int, c: int) -> int:
     return errors
 
 
-CLIENTS: dict[str, Callable[[str, int, int], Awaitable[int]]] = {
+CLIENTS: dict[str, Callable[[list[str], int, int], Awaitable[int]]] = {
     "sagert": run_sagert,
     "raw": run_raw,
 }
@@ -195,17 +217,19 @@ def measure(
     latency: float,
     server_args: list[str],
     use_uvloop: bool = False,
+    endpoints: int = 1,
 ) -> Result:
     client = CLIENTS[mode]
-    with server_process(latency, server_args) as (base_url, pid):
-        server_cpu0 = _proc_cpu_seconds(pid)
+    with server_processes(endpoints, latency, server_args) as servers:
+        urls, pids = [u for u, _ in servers], [p for _, p in servers]
+        server_cpu0 = _servers_cpu(pids)
         busy0 = _machine_busy_seconds()
         cpu0 = time.process_time()
         t0 = time.perf_counter()
-        errors = _run(client(base_url, n, c), use_uvloop)
+        errors = _run(client(urls, n, c), use_uvloop)
         wall = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
-        server_cpu1 = _proc_cpu_seconds(pid)
+        server_cpu1 = _servers_cpu(pids)
         busy1 = _machine_busy_seconds()
     server_cpu = (
         server_cpu1 - server_cpu0 if server_cpu0 is not None and server_cpu1 is not None else None
@@ -213,7 +237,13 @@ def measure(
     others = None
     if busy0 is not None and busy1 is not None and server_cpu is not None:
         others = max(0.0, busy1 - busy0 - cpu - server_cpu)
-    return Result(mode, n, c, latency, wall, cpu, server_cpu, errors, others)
+    return Result(mode, n, c, latency, wall, cpu, server_cpu, errors, others, endpoints)
+
+
+def _servers_cpu(pids: list[int]) -> float | None:
+    """CPU seconds of all the servers together (None when one cannot be read)."""
+    values = [_proc_cpu_seconds(pid) for pid in pids]
+    return None if any(v is None for v in values) else sum(v or 0.0 for v in values)
 
 
 def _run(coro: Awaitable[int], use_uvloop: bool) -> int:
@@ -236,10 +266,11 @@ def report(r: Result) -> str:
     if r.others_cpu is not None and r.others_cpu / r.wall > 0.25:
         verdict += " (machine busy: numbers not clean)"
     return (
-        f"{r.mode:<7} N={r.n:<6} C={r.c:<5} latency={r.latency:g}s  wall={r.wall:.3f}s  "
+        f"{r.mode:<7} N={r.n:<6} C={r.c:<5} endpoints={r.endpoints} latency={r.latency:g}s  "
+        f"wall={r.wall:.3f}s  "
         f"req/s={r.rps:.0f}  ideal req/s={r.ideal_rps:.0f}  "
         f"{r.fraction * 100:.1f}% of ideal (target {target * 100:.0f}%)  "
-        f"client CPU/req={r.client_cpu / r.n * 1000:.3f}ms  server CPU/req={server}ms  "
+        f"client CPU/req={r.client_cpu / r.n * 1000:.3f}ms  server CPU/req={server}ms (all)  "
         f"other processes={others} cores  errors={r.errors}  {verdict}"
     )
 
@@ -251,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, help="server latency per reply, seconds")
     parser.add_argument("--repeat", type=int, default=1, help="runs per config")
     parser.add_argument("--raw", action="store_true", help="also run a bare aiohttp client")
+    parser.add_argument(
+        "--endpoints", type=int, default=1, help="test servers behind the role (a fleet if > 1)"
+    )
     parser.add_argument(
         "--uvloop", action="store_true", help="run the client on uvloop (must be installed)"
     )
@@ -295,7 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     for n, c, latency in configs:
         for _ in range(args.repeat):
             for mode in modes:
-                result = measure(mode, n, c, latency, server_args, args.uvloop)
+                result = measure(
+                    mode, n, c, latency, server_args, args.uvloop, max(1, args.endpoints)
+                )
                 print(report(result), flush=True)
     return 0
 

@@ -34,6 +34,7 @@ from sagert.models.model import Model
 from sagert.models.providers.mock import MockFault, MockProvider, Script
 from sagert.models.spec import RetryPolicy
 from sagert.store.records import Record
+from sagert.testing.contracts import check_attack
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared/data"
 HARMBENCH_TEMPLATES = SHARED_DATA / "jailbreak-templates/harmbench_human_jailbreaks.json"
@@ -44,9 +45,9 @@ GOOD = (
     "picked the lock on a neighbor's front door."
 )
 
+OPTIONS = {"jailbreak_templates": str(HARMBENCH_TEMPLATES)}
 ALL = [("attack", n) for n in attacks.names()] + [("evolution", n) for n in operators.names()]
 LLM_DRIVEN = [(k, n) for k, n in ALL if not registry_for(k).get(n).deterministic]
-DETERMINISTIC = [(k, n) for k, n in ALL if registry_for(k).get(n).deterministic]
 
 
 def make_ctx(
@@ -54,7 +55,7 @@ def make_ctx(
 ) -> tuple[TransformContext, MockProvider]:
     provider = MockProvider(script=script if script is not None else [], default=GOOD)
     model = Model(provider, retry=RetryPolicy(max_attempts=1))
-    opts: dict[str, Any] = {"jailbreak_templates": str(HARMBENCH_TEMPLATES), **options}
+    opts: dict[str, Any] = {**OPTIONS, **options}
     ctx = TransformContext(
         rng=random.Random(seed), templates=Templates(), model=model, seed=seed, options=opts
     )
@@ -88,32 +89,10 @@ def test_enough_styles_and_operators_are_registered():
 
 @pytest.mark.parametrize(("kind", "name"), ALL)
 def test_transform_contract(kind: TransformKind, name: str):
-    cls = registry_for(kind).get(name)
-    assert cls.name == name
-    assert cls.kind == kind
-    assert isinstance(cls.deterministic, bool)
-    assert cls.description.strip()
-    assert next(e for e in registry_for(kind) if e.name == name).description == cls.description
-    ctx, provider = make_ctx()
-    result = run(kind, name, REQUEST, ctx)
-    assert result.text.strip()
-    assert result.text != REQUEST
-    json.dumps(result.args)  # kept in the lineage: must serialise
-    if cls.deterministic:
-        assert provider.received == []
-    else:
-        assert provider.received, "an LLM-driven transform must call the model"
-        sent = provider.received[-1][0][-1].content
-        assert REQUEST in sent
-        assert result.text == GOOD
-
-
-@pytest.mark.parametrize(("kind", "name"), DETERMINISTIC)
-def test_deterministic_transforms_are_reproducible(kind: TransformKind, name: str):
-    for seed in (0, 1, 42):
-        first = run(kind, name, REQUEST, make_ctx(seed=seed)[0])
-        again = run(kind, name, REQUEST, make_ctx(seed=seed)[0])
-        assert (first.text, first.args) == (again.text, again.args)
+    """Changes the text, serialisable args, reproducible when deterministic; LLM-driven ones
+    send the request, return the rewrite, and raise TransformError on a missing, failing,
+    silent or refusing model (sagert.testing.contracts)."""
+    check_attack(registry_for(kind).get(name), options=OPTIONS)
 
 
 @pytest.mark.parametrize(("kind", "name"), LLM_DRIVEN)

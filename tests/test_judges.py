@@ -27,9 +27,10 @@ from sagert.judges.llamaguard import (
 )
 from sagert.judges.refusal import RefusalJudge
 from sagert.models.model import Model
-from sagert.models.providers.mock import MockFault, MockProvider, ScriptItem
+from sagert.models.providers.mock import MockProvider, ScriptItem
 from sagert.models.spec import RetryPolicy
 from sagert.models.types import GenerateConfig, Message, ModelOutput
+from sagert.testing.contracts import check_judge, parametrize
 
 LLAMA_GUARD = SHARED_DATA / "llama-guard-3"
 HARMBENCH = SHARED_DATA / "harmbench"
@@ -93,60 +94,11 @@ def test_every_builtin_judge_is_registered() -> None:
         assert judge.description
 
 
-@pytest.mark.parametrize("name", judges.names())
-@pytest.mark.parametrize("response", [None, RESPONSE])
-def test_contract_answers_with_a_score_named_after_the_judge(
-    name: str, response: str | None
-) -> None:
-    judge = make_judge(name, SETTINGS.get(name))
-    model, provider = mock_model(default=GOOD_ANSWER.get(name, "safe"))
-    score = run_score(judge, JudgeInput(PROMPT, response), model if judge.needs_model else None)
-    assert isinstance(score, Score)
-    assert score.judge == name
-    if score.is_error:
-        assert score.error
-    if judge.needs_model and provider.received:
-        sent = sent_text(provider)
-        assert PROMPT in sent
-        if response is not None:
-            assert response in sent
-
-
-@pytest.mark.parametrize("name", [e.name for e in judges if e.obj.needs_model])
-def test_contract_garbage_answer_is_an_error_with_raw_kept(name: str) -> None:
-    judge = make_judge(name, SETTINGS.get(name))
-    model, _ = mock_model(default="~~ blorp 42 ~~")
-    score = run_score(judge, JudgeInput(PROMPT, RESPONSE), model)
-    assert score.verdict == "error"
-    assert score.raw is not None and "blorp" in score.raw
-    assert score.error
-
-
-@pytest.mark.parametrize("name", [e.name for e in judges if e.obj.needs_model])
-@pytest.mark.parametrize("response", [None, RESPONSE])
-def test_contract_failing_model_is_an_error_never_a_verdict(
-    name: str, response: str | None
-) -> None:
-    judge = make_judge(name, SETTINGS.get(name))
-    model, _ = mock_model(MockFault(error="backend down", retryable=False))
-    score = run_score(judge, JudgeInput(PROMPT, response), model)
-    assert score.verdict == "error"
-    assert score.verdict not in ("safe", "unsafe")
-    assert score.error
-
-
-@pytest.mark.parametrize("name", [e.name for e in judges if e.obj.needs_model])
-def test_contract_no_model_is_an_error(name: str) -> None:
-    judge = make_judge(name, SETTINGS.get(name))
-    score = run_score(judge, JudgeInput(PROMPT, RESPONSE), None)
-    assert score.verdict == "error"
-
-
-@pytest.mark.parametrize("name", judges.names())
-def test_contract_unknown_setting_is_a_config_error_naming_the_field(name: str) -> None:
-    with pytest.raises(ConfigError) as info:
-        make_judge(name, {**SETTINGS.get(name, {}), "no_such_option": 1})
-    assert info.value.field == f"judges.{name}.no_such_option"
+@parametrize("judges")
+def test_judge_contract(name: str) -> None:
+    """A Score named after the judge; garbage, a failing model or none is an error Score;
+    an unknown setting is a ConfigError naming the field (sagert.testing.contracts)."""
+    check_judge(judges.get(name), SETTINGS.get(name), answer=GOOD_ANSWER.get(name, "safe"))
 
 
 # --- llamaguard3: the prompt, byte for byte ----------------------------------------------

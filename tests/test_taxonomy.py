@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 from sagert.cli.taxonomy import taxonomy_app
 from sagert.core.errors import ConfigError, UserError
 from sagert.taxonomy import (
-    LEVELS,
     LevelPath,
     Taxonomy,
     TaxonomyNode,
@@ -21,6 +20,7 @@ from sagert.taxonomy import (
     taxonomies,
 )
 from sagert.taxonomy.mapping import builtin_mappings, edges
+from sagert.testing.contracts import check_taxonomy, parametrize
 
 SHARED = Path(__file__).parents[1].parent / "shared/data"
 ALERT_MD = SHARED / "alert/TAXONOMY.md"
@@ -36,33 +36,11 @@ def _need(path: Path) -> Path:
 # -- contract over every registered taxonomy ------------------------------------------------
 
 
-@pytest.mark.parametrize("name", taxonomies.names())
+@parametrize("taxonomies")
 def test_registered_taxonomy_contract(name: str) -> None:
-    tax = taxonomies.get(name)()
-    assert tax.name == name
-    assert tax.title and tax.source and tax.license
-    nodes = list(tax.walk())
-    assert nodes
-    for path, node in nodes:
-        assert node.description.strip(), path
-        assert node.name.strip(), path
-        assert node.level == LEVELS[len(path) - 1]
-        sibling_keys = [k for child in node.children for k in child.all_keys()]
-        assert len(sibling_keys) == len(set(sibling_keys)), path
-        assert tax.resolve(path) == path
-        assert tax.find(path) is node
-    root_keys = [k for root in tax.roots for k in root.all_keys()]
-    assert len(root_keys) == len(set(root_keys))
-    # YAML round-trip: same model, same text
-    text = tax.to_yaml()
-    again = Taxonomy.from_yaml(text)
-    assert again == tax
-    assert again.to_yaml() == text
-    counts = tax.counts()
-    assert list(counts) == list(LEVELS)
-    assert sum(counts.values()) == len(nodes)
-    assert counts["macro"] == len(tax.roots)
-    assert load_taxonomy(name) is tax  # built-ins are parsed once
+    """Cited, well-formed, resolvable, YAML round-trip (sagert.testing.contracts)."""
+    check_taxonomy(name)
+    assert load_taxonomy(name) is taxonomies.get(name)()  # built-ins are parsed once
 
 
 def test_builtin_counts() -> None:

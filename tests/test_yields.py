@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from conftest import FAST_RETRY
-from sagert.cli.summary import print_yield
+from sagert.cli.gates import print_yield
 from sagert.report.build import build_report
 from sagert.results.yields import run_yield, yield_lines
 from sagert.settings.run import RunConfig

@@ -9,8 +9,9 @@ from rich.text import Text
 
 from sagert.cli.console import console
 from sagert.cli.evaluate import print_evaluation
+from sagert.cli.gates import print_yield
 from sagert.cli.progress import stage_progress
-from sagert.cli.summary import print_summary, print_yield
+from sagert.cli.summary import print_summary
 from sagert.report.build import build_report
 from sagert.settings.evaluate import PromptSource
 from sagert.settings.run import load_config
@@ -47,6 +48,8 @@ def align(
     if result.generation:
         print_summary(cfg.run_dir, result.generation)
         print_yield(cfg.run_dir)
+    if result.evaluation is None:
+        return  # a budget stopped generation (print_summary said which)
     console().print(Text(f"held-out prompts (seed split): {result.heldout_prompts}"))
     print_evaluation(cfg.run_dir, result.evaluation)
     if report:

@@ -24,6 +24,7 @@ from sagert.cli.init import init
 from sagert.cli.judge_eval import judge_eval
 from sagert.cli.list import list_kind
 from sagert.cli.models import models_app
+from sagert.cli.redteam import redteam
 from sagert.cli.report import report
 from sagert.cli.respond import respond
 from sagert.cli.stats import stats
@@ -55,6 +56,7 @@ app.command("judge-eval")(judge_eval)
 app.command("report")(report)
 app.command("train")(train)
 app.command("align")(align)
+app.command("redteam")(redteam)
 
 
 def _version(value: bool) -> None:

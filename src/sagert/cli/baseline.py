@@ -9,8 +9,9 @@ import typer
 from rich.text import Text
 
 from sagert.cli.console import console
+from sagert.cli.gates import print_yield
 from sagert.cli.progress import stage_progress
-from sagert.cli.summary import print_summary, print_yield
+from sagert.cli.summary import print_summary
 from sagert.settings.run import load_config
 from sagert.workflows import baseline as workflow
 

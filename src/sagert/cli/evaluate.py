@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from sagert.cli.console import console
+from sagert.cli.executor import ExecutorOption, RayAddressOption, with_executor
 from sagert.cli.progress import stage_progress
-from sagert.cli.tables import stages_table
+from sagert.cli.summary import print_stop
+from sagert.cli.tables import endpoints_table, rate_cells, roles_table, stages_table
 from sagert.core.errors import UserError
-from sagert.engine.runner import total_calls
+from sagert.engine.summary import total_calls, total_roles
 from sagert.loaders import loaders
 from sagert.report.build import build_report
 from sagert.settings.run import load_config
@@ -36,9 +38,11 @@ def evaluate(
     retry_failed: bool = typer.Option(
         False, "--retry-failed", help="Run the records that failed for good again (only those)."
     ),
+    executor: Literal["local", "ray"] | None = ExecutorOption,
+    ray_address: str | None = RayAddressOption,
 ) -> None:
     """Targets answer every prompt (x attack x sample), the judge scores each answer; resumable."""
-    cfg = load_config(config)
+    cfg = with_executor(load_config(config), executor, ray_address)
     try:
         settings = workflow.settings_for(cfg, prompts, loader=loader, limit=limit)
     except UserError as exc:
@@ -100,8 +104,19 @@ def print_evaluation(run_dir: Path, result: EvaluationResult) -> None:
     if summary["attack_errors"]:
         failed = ", ".join(f"{k}: {v}" for k, v in summary["attack_errors"].items())
         out.print(Text(f"attacks that could not be applied: {failed}"))
-    calls = Table("model", "roles", "calls", "cache hits", "retries", "failures", title="models")
-    for name, st in total_calls(summaries).items():
+    calls = Table(
+        "model",
+        "roles",
+        "calls",
+        "cache hits",
+        "retries",
+        "failures",
+        "req/s",
+        "tok/s",
+        title="models",
+    )
+    totals = total_calls(summaries)
+    for name, st in totals.items():
         calls.add_row(
             Text(name),
             ",".join(st["roles"]),
@@ -109,6 +124,11 @@ def print_evaluation(run_dir: Path, result: EvaluationResult) -> None:
             str(st.get("cache_hits", 0)),
             str(st.get("retries", 0)),
             str(st.get("failures", 0)),
+            *rate_cells(st),
         )
     out.print(calls)
+    for table in (endpoints_table(totals), roles_table(total_roles(summaries))):
+        if table is not None:
+            out.print(table)
     out.print(Text(f"run: {run_dir}  (results.csv, summary.json)"))
+    print_stop(summaries)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
+from sagert.cli.executor import ExecutorOption, RayAddressOption, with_executor
+from sagert.cli.gates import print_yield
 from sagert.cli.progress import stage_progress
-from sagert.cli.summary import print_summary, print_written, print_yield
+from sagert.cli.summary import print_summary, print_written
+from sagert.engine.summary import stopped_by
 from sagert.settings.run import load_config
 from sagert.workflows import generate as workflow
 from sagert.workflows.export import PAIRS_STAGE, export_run
@@ -23,13 +27,16 @@ def generate(
     retry_failed: bool = typer.Option(
         False, "--retry-failed", help="Run the records that failed for good again (only those)."
     ),
+    executor: Literal["local", "ray"] | None = ExecutorOption,
+    ray_address: str | None = RayAddressOption,
 ) -> None:
     """The SAGE pipeline from the taxonomy on; re-running resumes."""
-    cfg = load_config(config)
+    cfg = with_executor(load_config(config), executor, ray_address)
     summaries = workflow.run(cfg, until=until, progress=stage_progress, retry_failed=retry_failed)
     print_summary(cfg.run_dir, summaries)
     print_yield(cfg.run_dir)
-    if until is None and cfg.export.formats and PAIRS_STAGE in cfg.pipeline:
+    finished = stopped_by(summaries) is None  # a budget stopped it: no export of half a run
+    if finished and until is None and cfg.export.formats and PAIRS_STAGE in cfg.pipeline:
         written = export_run(
             cfg.run_dir, list(cfg.export.formats), conversational=cfg.export.conversational
         )

@@ -34,7 +34,10 @@ def models_overview(ctx: typer.Context, config: Path | None = ConfigOption) -> N
     for role in ROLES:
         spec = cfg.models.for_role(role)
         source = "config" if cfg.models.configured(role) else "generator"
-        cells = (spec.model, spec.base_url or "-", str(spec.max_connections or "default"))
+        fleet = spec.fleet()
+        where = ", ".join(e.base_url for e in fleet) if fleet else spec.base_url or "-"
+        assert isinstance(where, str)
+        cells = (spec.model, where, str(spec.max_connections or "default"))
         roles.add_row(role, *map(Text, cells), source)  # Text: config values are not markup
     out.print(roles)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
+from sagert.cli.executor import ExecutorOption, RayAddressOption, with_executor
 from sagert.cli.progress import stage_progress
 from sagert.cli.summary import print_summary
 from sagert.settings.run import load_config
@@ -20,9 +22,11 @@ def respond(
     retry_failed: bool = typer.Option(
         False, "--retry-failed", help="Run the records that failed for good again (only those)."
     ),
+    executor: Literal["local", "ray"] | None = ExecutorOption,
+    ray_address: str | None = RayAddressOption,
 ) -> None:
     """A role answers every prompt of a file; re-running resumes."""
-    cfg = load_config(config)
+    cfg = with_executor(load_config(config), executor, ray_address)
     summary = workflow.run(
         cfg, input, column=column, role=role, progress=stage_progress, retry_failed=retry_failed
     )

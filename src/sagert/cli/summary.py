@@ -1,22 +1,18 @@
 """The closing tables of a run: stages, why records failed, what each model cost, what the
-prompt gates let through, and the run's yield."""
+prompt gates let through."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 
 from sagert.cli.console import console
-from sagert.cli.tables import stages_table
+from sagert.cli.gates import print_gates
+from sagert.cli.tables import endpoints_table, rate_cells, roles_table, stages_table
 from sagert.core.terminal import plain
-from sagert.engine.runner import total_calls
-from sagert.engine.summary import StageSummary
-from sagert.report.comparison import pct
-from sagert.results.yields import yield_lines
-from sagert.store.run import RunStore
+from sagert.engine.summary import StageSummary, stopped_by, total_calls, total_roles
 
 
 def print_summary(run_dir: Path, summaries: list[StageSummary]) -> None:
@@ -37,9 +33,12 @@ def print_summary(run_dir: Path, summaries: list[StageSummary]) -> None:
         "failures",
         "prompt tok",
         "completion tok",
+        "req/s",
+        "tok/s",
         title="models (this run)",
     )
-    for name, st in total_calls(summaries).items():
+    totals = total_calls(summaries)
+    for name, st in totals.items():
         calls.add_row(
             name,
             ",".join(st["roles"]),
@@ -49,67 +48,25 @@ def print_summary(run_dir: Path, summaries: list[StageSummary]) -> None:
             str(st.get("failures", 0)),
             str(st.get("prompt_tokens", 0)),
             str(st.get("completion_tokens", 0)),
+            *rate_cells(st),
         )
     out.print(calls)
-    gates = [(s.name, figures) for s in summaries if (figures := getattr(s, "gate", None))]
-    if gates:
-        out.print(gate_table(gates))
-        by = by_factor_table(gates)
-        if by.row_count:
-            out.print(by)
+    for table in (endpoints_table(totals), roles_table(total_roles(summaries))):
+        if table is not None:
+            out.print(table)
+    print_gates(summaries)
     wall = sum(s.seconds for s in summaries)
     out.print(Text(f"run: {run_dir}  ({wall:.1f} s in stages)"))
+    print_stop(summaries)
 
 
-def _rate(f: dict[str, Any]) -> str:
-    return pct(f.get("harmful_rate"), f.get("harmful_rate_low"), f.get("harmful_rate_high"))
-
-
-def gate_table(gates: list[tuple[str, dict[str, Any]]]) -> Table:
-    """Per gate (its whole file): harmful on, benign aside (why), judge errors, the rate."""
-    table = Table(
-        "gate",
-        "judged",
-        "harmful",
-        "not harmful",
-        "lost intent",
-        "judge errors",
-        "harmful rate [95% CI]",
-        title="prompt gates (benign prompts: stages/benign.jsonl)",
-    )
-    for name, f in gates:
-        table.add_row(
-            name,
-            str(f["judged"]),
-            str(f["harmful"]),
-            str(f["not_harmful"]),
-            str(f["lost_intent"]),
-            str(f["errors"]),
-            _rate(f),
+def print_stop(summaries: list[StageSummary]) -> None:
+    """The one line saying a budget stopped the run (exit code 0: it resumes)."""
+    why = stopped_by(summaries)
+    if why is not None:
+        console().print(
+            Text(f"{why}: stopped at a record boundary; raise it and run again to resume")
         )
-    return table
-
-
-def by_factor_table(gates: list[tuple[str, dict[str, Any]]]) -> Table:
-    """Which evolution operators and attack styles dilute harm: each one's harmful rate."""
-    table = Table("gate", "operator / style", "harmful/judged", "harmful rate [95% CI]")
-    table.title = "harmful-prompt rate by evolution operator and attack style"
-    for name, f in gates:
-        for kind, key in (("evolution", "by_evolution"), ("attack", "by_attack")):
-            for value, g in f.get(key, {}).items():
-                table.add_row(name, f"{kind}: {value}", f"{g['harmful']}/{g['judged']}", _rate(g))
-    return table
-
-
-def print_yield(run_dir: Path) -> None:
-    """The run's yield as the manifest has it (results/yields.py)."""
-    manifest = RunStore.reader(run_dir).manifest()
-    lines = yield_lines(manifest.yields or {})
-    if lines:
-        out = console()
-        out.print(Text("yield:"))
-        for line in lines:
-            out.print(Text(f"  {line}"))
 
 
 def print_written(written: dict[str, Path]) -> None:

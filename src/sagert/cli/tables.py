@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.table import Table
+from rich.text import Text
 
 from sagert.engine.summary import StageSummary
 
@@ -20,3 +23,75 @@ def stages_table(summaries: list[StageSummary]) -> Table:
             f"{s.seconds:.1f}",
         )
     return table
+
+
+def endpoints_table(totals: dict[str, dict[str, Any]]) -> Table | None:
+    """One row per endpoint of each fleet (None when no role uses one): what each served."""
+    table = Table(
+        "model",
+        "endpoint",
+        "requests",
+        "ok",
+        "errors",
+        "failed over",
+        "429s",
+        "taken out",
+        "prompt tok",
+        "completion tok",
+        "req/s",
+        "tok/s",
+        title="endpoints (this run)",
+    )
+    for name, stats in totals.items():
+        for url, ep in (stats.get("endpoints") or {}).items():
+            table.add_row(
+                Text(name),
+                Text(url),
+                *(
+                    str(ep.get(key, 0))
+                    for key in (
+                        "requests",
+                        "ok",
+                        "errors",
+                        "failovers",
+                        "rate_limited",
+                        "ejections",
+                        "prompt_tokens",
+                        "completion_tokens",
+                    )
+                ),
+                *rate_cells(ep),
+            )
+    return table if table.row_count else None
+
+
+def rate_cells(stats: dict[str, Any]) -> tuple[str, str]:
+    """Requests and tokens (prompt + completion) per second of the stages' wall time."""
+    return (
+        f"{stats.get('requests_per_second', 0.0):.1f}",
+        f"{stats.get('tokens_per_second', 0.0):.1f}",
+    )
+
+
+def roles_table(totals: dict[str, dict[str, Any]]) -> Table | None:
+    """One row per role that made calls: calls, tokens, estimated cost, rates."""
+    table = Table(
+        "role",
+        "calls",
+        "prompt tok",
+        "completion tok",
+        "cost (USD)",
+        "req/s",
+        "tok/s",
+        title="roles (this run)",
+    )
+    for role, st in totals.items():
+        table.add_row(
+            Text(role),
+            str(st.get("calls", 0)),
+            str(st.get("prompt_tokens", 0)),
+            str(st.get("completion_tokens", 0)),
+            f"{st.get('cost_usd', 0.0):.4f}",
+            *rate_cells(st),
+        )
+    return table if table.row_count else None

@@ -19,8 +19,8 @@ from rich.tree import Tree
 from sagert.cli.progress import stage_progress
 from sagert.core.terminal import plain
 from sagert.settings.run import load_config
+from sagert.taxonomy import LEVELS, Taxonomy, TaxonomyNode
 from sagert.taxonomy.builtin import load_taxonomy, taxonomies
-from sagert.taxonomy.tree import LEVELS, Taxonomy, TaxonomyNode
 from sagert.workflows import taxonomy as workflow
 
 taxonomy_app = typer.Typer(

@@ -5,17 +5,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sagert.models.providers  # noqa: F401  (registers the built-in providers)
 from sagert.core.errors import UserError
 from sagert.core.templates import Templates
+from sagert.models.budget import Account, Ledger
 from sagert.models.cache import ResponseCache
 from sagert.models.model import Model, ModelStats
 from sagert.models.provider import providers
 from sagert.models.spec import ModelSpec
 from sagert.models.types import GenerateConfig, Message, ModelOutput
 from sagert.settings.run import ROLES, RoleName, RunConfig
+from sagert.store.records import Record
 from sagert.store.run import RunStore
 
 log = logging.getLogger("sagert")
@@ -28,6 +30,8 @@ class RoleModel:
     role: str
     spec: ModelSpec
     model: Model
+    account: Account | None = None
+    """What this role spends, against its budget and the run's."""
 
     async def generate(
         self,
@@ -39,7 +43,7 @@ class RoleModel:
         if self.spec.system_prompt and not any(m.role == "system" for m in messages):
             messages = [Message(role="system", content=self.spec.system_prompt), *messages]
         return await self.model.generate(
-            messages, self.spec.config.merged(config), use_cache=use_cache
+            messages, self.spec.config.merged(config), use_cache=use_cache, budget=self.account
         )
 
     async def complete(
@@ -47,7 +51,7 @@ class RoleModel:
     ) -> ModelOutput:
         """Raw completion with the role's generation defaults (no system prompt: no chat)."""
         return await self.model.complete(
-            prompt, self.spec.config.merged(config), use_cache=use_cache
+            prompt, self.spec.config.merged(config), use_cache=use_cache, budget=self.account
         )
 
     @property
@@ -58,9 +62,15 @@ class RoleModel:
 class ModelPool:
     """Builds each backend once: roles with the same model, server and args share it."""
 
-    def __init__(self, specs: dict[str, ModelSpec], cache: ResponseCache | None) -> None:
+    def __init__(
+        self,
+        specs: dict[str, ModelSpec],
+        cache: ResponseCache | None,
+        ledger: Ledger | None = None,
+    ) -> None:
         self.specs = dict(specs)
         self._cache = cache
+        self.ledger = ledger if ledger is not None else Ledger(None)
         self._models: dict[tuple[str, ...], Model] = {}
         self._roles: dict[str, RoleModel] = {}
 
@@ -71,7 +81,8 @@ class ModelPool:
                 raise UserError(
                     f"unknown role {role!r}", fix=f"use one of: {', '.join(self.specs)}"
                 )
-            self._roles[role] = RoleModel(role, spec, self._model_for(role, spec))
+            account = self.ledger.account(role, spec.budget, spec.price)
+            self._roles[role] = RoleModel(role, spec, self._model_for(role, spec), account)
         return self._roles[role]
 
     def _model_for(self, role: str, spec: ModelSpec) -> Model:
@@ -83,11 +94,13 @@ class ModelPool:
             except UserError as exc:
                 exc.field = f"models.{role}.{exc.field}" if exc.field else f"models.{role}"
                 raise
+            # A fleet may try each endpoint once per attempt: the attempt's time grows with it.
+            per_endpoint = spec.timeout or provider.default_timeout
             self._models[key] = Model(
                 provider,
                 max_connections=spec.max_connections,
                 retry=spec.retry,
-                timeout=spec.timeout or provider.default_timeout,
+                timeout=per_endpoint * getattr(provider, "attempts_per_call", 1),
                 cache=self._cache,
             )
         return self._models[key]
@@ -97,6 +110,9 @@ class ModelPool:
         for rm in self._roles.values():
             entry = out.setdefault(rm.model.name, {"roles": [], **rm.stats.as_dict()})
             entry["roles"].append(rm.role)
+            endpoints = rm.model.endpoint_stats()
+            if endpoints:
+                entry["endpoints"] = endpoints
         return out
 
     def total_calls(self) -> int:
@@ -107,6 +123,17 @@ class ModelPool:
             await model.aclose()
         self._models.clear()
         self._roles.clear()
+
+
+class StageWorkers(Protocol):
+    """Where `RecordStage.process` runs when not in this process (the Ray executor).
+
+    `process` returns the outputs of one input, made elsewhere, and counts the calls made for
+    them in `ctx`'s models and ledger; the run store is written here only, by `run_stage`."""
+
+    async def process(self, stage: Any, record: Record, ctx: RunContext) -> list[Record]: ...
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -120,6 +147,8 @@ class RunContext:
     cache: ResponseCache | None = None
     retry_failed: bool = False
     """Run the inputs whose records failed for good once more (and nothing else)."""
+    workers: StageWorkers | None = None
+    """None: record stages run in this process; else on these workers (Ray)."""
 
     @classmethod
     def open(
@@ -137,10 +166,11 @@ class RunContext:
         cache = ResponseCache(store.cache_path) if config.cache else None
         if specs is None:
             specs = {role: config.models.for_role(role) for role in ROLES}
+        ledger = Ledger(config.budget, store.manifest().spent)
         return cls(
             config=config,
             store=store,
-            models=ModelPool(specs, cache),
+            models=ModelPool(specs, cache, ledger),
             templates=Templates(config.templates_dir),
             cache=cache,
             retry_failed=retry_failed,
@@ -149,7 +179,16 @@ class RunContext:
     def role(self, role: RoleName | str) -> RoleModel:
         return self.models.role(role)
 
+    @property
+    def budget(self) -> Ledger:
+        """What the run folder has spent, and its budgets (the run's and each role's)."""
+        return self.models.ledger
+
     async def aclose(self) -> None:
+        if self.workers is not None:
+            await self.workers.aclose()
+        if not self.store.read_only:
+            self.store.record_spend(self.budget.report())
         await self.models.aclose()
         if self.cache is not None:
             self.cache.close()

@@ -16,7 +16,7 @@ from sagert.engine.context import RunContext
 from sagert.engine.progress import ProgressFactory
 from sagert.engine.runner import run_stage
 from sagert.engine.stage import RecordStage, Stage, StreamStage, build, is_active, stages
-from sagert.engine.summary import StageSummary
+from sagert.engine.summary import StageSummary, stopped_by
 from sagert.settings.run import RunConfig
 from sagert.store.records import Record
 
@@ -115,6 +115,6 @@ async def execute(
             total = ctx.store.count(stage.name, ok_only=True)
         else:
             raise TypeError(f"stage {stage.name!r} has neither process() nor run_stream()")
-        if until == stage.name:
-            break
+        if until == stage.name or stopped_by(summaries):
+            break  # a budget stopped this stage: the next ones would see part of its output
     return summaries

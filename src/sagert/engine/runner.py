@@ -6,11 +6,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
+from sagert.engine.calls import add_rates, role_shares, stats_delta
 from sagert.engine.context import RunContext
 from sagert.engine.stage import RecordStage
 from sagert.engine.summary import StageSummary
+from sagert.models.budget import BudgetReached
 from sagert.store.records import Record
 
 log = logging.getLogger(__name__)
@@ -27,9 +28,11 @@ async def run_stage(
     """Each input yields its outputs in one append; an input already done is skipped."""
     summary = StageSummary(stage.name)
     started = time.perf_counter()
-    for role in stage.roles():
+    roles = stage.roles()
+    for role in roles:
         ctx.role(role)
     stats_before = ctx.models.stats_by_model()
+    spend_before = ctx.budget.report().model_dump()["roles"]
     with ctx.store.stage_file(stage.name) as out:
         summary.torn_bytes_dropped = out.torn_bytes
         if ctx.retry_failed:
@@ -41,7 +44,13 @@ async def run_stage(
 
         async def one(record: Record) -> None:
             try:
-                results = await _process_safely(stage, record, ctx)
+                try:
+                    results = await _work(stage, record, ctx)
+                except BudgetReached as exc:
+                    # Not a failure: the record is left unwritten, for the next run.
+                    summary.stopped = summary.stopped or str(exc)
+                    summary.deferred += 1
+                    return
                 out.append(results)
                 summary.written += len(results)
                 for r in results:
@@ -55,13 +64,18 @@ async def run_stage(
                     on_progress(1)
 
         for record in inputs:
-            summary.inputs += 1
             if out.is_done(record.id) or record.id in in_flight:
+                summary.inputs += 1
                 summary.skipped_done += 1
                 if on_progress:
                     on_progress(1)
                 continue
             await slots.acquire()
+            summary.stopped = summary.stopped or ctx.budget.reached(roles)
+            if summary.stopped:
+                slots.release()  # a budget is reached: start no further record
+                break
+            summary.inputs += 1
             in_flight.add(record.id)
             task = asyncio.create_task(one(record))
             tasks.add(task)
@@ -70,12 +84,23 @@ async def run_stage(
             await asyncio.gather(*tasks)
         summary.failed = out.failed - failed_before
     summary.seconds = time.perf_counter() - started
-    summary.calls = _stats_delta(stats_before, ctx.models.stats_by_model())
-    ctx.store.record_stage(stage.name, stage.spec(), summary.as_dict())
+    summary.calls = add_rates(
+        stats_delta(stats_before, ctx.models.stats_by_model()), summary.seconds
+    )
+    spend_after = ctx.budget.report().model_dump()["roles"]
+    summary.roles = role_shares(spend_before, spend_after, summary.seconds)
+    ctx.store.record_stage(stage.name, stage.spec(), summary.as_dict(), spent=ctx.budget.report())
     return summary
 
 
-async def _process_safely(stage: RecordStage, record: Record, ctx: RunContext) -> list[Record]:
+async def _work(stage: RecordStage, record: Record, ctx: RunContext) -> list[Record]:
+    """One input's outputs: here, or on the run's workers (the Ray executor)."""
+    if ctx.workers is not None:
+        return await ctx.workers.process(stage, record, ctx)
+    return await process_safely(stage, record, ctx)
+
+
+async def process_safely(stage: RecordStage, record: Record, ctx: RunContext) -> list[Record]:
     """A bug or surprise in one record becomes that record's failure, not the run's crash."""
     try:
         results = await stage.process(record, ctx)
@@ -90,36 +115,7 @@ async def _process_safely(stage: RecordStage, record: Record, ctx: RunContext) -
     return results
 
 
-def _stats_delta(
-    before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
-    """This stage's share of each model's counters."""
-    delta: dict[str, dict[str, Any]] = {}
-    for name, now in after.items():
-        then = before.get(name, {})
-        delta[name] = {
-            key: (value - then.get(key, 0) if isinstance(value, int | float) else value)
-            for key, value in now.items()
-        }
-    return delta
-
-
 def _reason_group(reason: str) -> str:
     """Group failures by kind: drop the specifics in parentheses and after a colon's detail."""
     head = reason.split("(", 1)[0].strip()
     return head[:120] or reason[:120]
-
-
-def total_calls(summaries: list[StageSummary]) -> dict[str, dict[str, Any]]:
-    """Per-model counters summed over stages (each summary holds its own stage's share)."""
-    totals: dict[str, dict[str, Any]] = {}
-    for summary in summaries:
-        for name, stats in summary.calls.items():
-            entry = totals.setdefault(name, {"roles": []})
-            for role in stats.get("roles", []):
-                if role not in entry["roles"]:
-                    entry["roles"].append(role)
-            for key, value in stats.items():
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    entry[key] = entry.get(key, 0) + value
-    return totals

@@ -60,6 +60,9 @@ class JudgeInput:
     """The intended harmful behaviour (HarmBench's [BEHAVIOR]); defaults to the prompt."""
     context: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    turns: list[dict[str, str]] | None = None
+    """The earlier turns of a conversation ({role, content}), before `prompt` and `response`:
+    judges that read conversations (Llama Guard 3) get the whole one."""
 
 
 @dataclass

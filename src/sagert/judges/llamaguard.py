@@ -247,7 +247,12 @@ class LlamaGuard3:
         """Code shown in the prompt -> the category it stands for."""
 
     def conversation(self, item: JudgeInput) -> list[tuple[Role, str]]:
-        turns: list[tuple[Role, str]] = [("user", item.prompt)]
+        turns: list[tuple[Role, str]] = [
+            ("assistant" if t.get("role") == "assistant" else "user", t.get("content", ""))
+            for t in item.turns or []
+            if t.get("role") != "system"
+        ]
+        turns.append(("user", item.prompt))
         if item.response is not None:
             turns.append(("assistant", item.response))
         return turns

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sagert.models.budget import Account
 from sagert.models.cache import ResponseCache, cache_key
 from sagert.models.limiter import AdaptiveLimiter
 from sagert.models.provider import ModelProvider, ProviderError
@@ -51,6 +52,9 @@ class ModelStats:
         return asdict(self)
 
 
+_COUNTERS = frozenset(ModelStats.__dataclass_fields__)
+
+
 class Model:
     """One backend as the pipeline sees it; providers stay tiny because this owns the rest."""
 
@@ -71,6 +75,7 @@ class Model:
         self.cache = cache
         self.stats = ModelStats()
         self.limiter = AdaptiveLimiter(self.max_connections)
+        self._remote_endpoints: dict[str, dict[str, float | int]] = {}
 
     async def generate(
         self,
@@ -78,8 +83,10 @@ class Model:
         config: GenerateConfig | None = None,
         *,
         use_cache: bool = True,
+        budget: Account | None = None,
     ) -> ModelOutput:
-        """One chat answer; raises ModelCallError when the call fails for good."""
+        """One chat answer; raises ModelCallError when the call fails for good, BudgetReached
+        when `budget` refuses an attempt (cache hits cost nothing and are never refused)."""
         config = config or _DEFAULT_CONFIG
         identity = self.provider.identity()
         return await self._cached(
@@ -88,10 +95,16 @@ class Model:
             config,
             use_cache,
             lambda: self.provider.generate(messages, config),
+            budget,
         )
 
     async def complete(
-        self, prompt: str, config: GenerateConfig | None = None, *, use_cache: bool = True
+        self,
+        prompt: str,
+        config: GenerateConfig | None = None,
+        *,
+        use_cache: bool = True,
+        budget: Account | None = None,
     ) -> ModelOutput:
         """Raw text completion (no chat template), for judges trained on a fixed prompt format."""
         config = config or _DEFAULT_CONFIG
@@ -103,7 +116,7 @@ class Model:
         identity = {**self.provider.identity(), "endpoint": "completions"}
         messages = [Message(role="user", content=prompt)]
         return await self._cached(
-            identity, messages, config, use_cache, lambda: complete(prompt, config)
+            identity, messages, config, use_cache, lambda: complete(prompt, config), budget
         )
 
     async def _cached(
@@ -113,6 +126,7 @@ class Model:
         config: GenerateConfig,
         use_cache: bool,
         call: Callable[[], Awaitable[ModelOutput]],
+        budget: Account | None = None,
     ) -> ModelOutput:
         self.stats.requests += 1
         key = None
@@ -122,12 +136,14 @@ class Model:
             if hit is not None:
                 self.stats.cache_hits += 1
                 return hit.model_copy(update={"cached": True})
-        output = await self._call_with_retries(call)
+        output = await self._call_with_retries(call, budget)
         if key is not None and self.cache is not None:
             self.cache.put(key, output)
         return output
 
-    async def _call_with_retries(self, call: Callable[[], Awaitable[ModelOutput]]) -> ModelOutput:
+    async def _call_with_retries(
+        self, call: Callable[[], Awaitable[ModelOutput]], budget: Account | None = None
+    ) -> ModelOutput:
         # Retry what the provider calls retryable, stop after max_attempts, re-raise the last
         # error: hand-rolled rather than a tenacity `AsyncRetrying` per call, because at
         # hundreds of calls a second building its retry objects was a tenth of the client's CPU
@@ -137,7 +153,7 @@ class Model:
             while True:
                 attempts += 1
                 try:
-                    return await self._call_once(call)
+                    return await self._call_once(call, budget)
                 except Exception as exc:
                     if not self.provider.is_retryable(exc) or attempts >= self.retry.max_attempts:
                         raise
@@ -150,7 +166,11 @@ class Model:
             self.stats.failures += 1
             raise ModelCallError(self.name, attempts, exc) from exc
 
-    async def _call_once(self, call: Callable[[], Awaitable[ModelOutput]]) -> ModelOutput:
+    async def _call_once(
+        self, call: Callable[[], Awaitable[ModelOutput]], budget: Account | None = None
+    ) -> ModelOutput:
+        if budget is not None:
+            budget.admit()  # BudgetReached is no Exception: it goes past the retry loop
         async with self.limiter:
             self.stats.calls += 1
             started = time.perf_counter()
@@ -169,7 +189,30 @@ class Model:
             self.limiter.on_success()
         self.stats.prompt_tokens += output.usage.prompt_tokens
         self.stats.completion_tokens += output.usage.completion_tokens
+        if budget is not None:
+            budget.charge(output.usage)
         return output
+
+    def endpoint_stats(self) -> dict[str, dict[str, float | int]]:
+        """Per-endpoint counters of a fleet (a RoutedProvider); empty for one server."""
+        report = getattr(self.provider, "endpoint_stats", None)
+        local: dict[str, dict[str, float | int]] = dict(report()) if callable(report) else {}
+        for url, remote in self._remote_endpoints.items():
+            mine = local.setdefault(url, {})
+            local[url] = {k: mine.get(k, 0) + v for k, v in remote.items()}
+        return local
+
+    def absorb(self, delta: dict[str, Any]) -> None:
+        """Add counters of calls made elsewhere with this model (a Ray worker's share), so
+        the run's summary counts every call wherever it was made."""
+        for key, value in delta.items():
+            if key in _COUNTERS and isinstance(value, int | float):
+                setattr(self.stats, key, getattr(self.stats, key) + value)
+        for url, stats in (delta.get("endpoints") or {}).items():
+            mine = self._remote_endpoints.setdefault(url, {})
+            for key, value in stats.items():
+                if isinstance(value, int | float):
+                    mine[key] = mine.get(key, 0) + value
 
     async def aclose(self) -> None:
         await self.provider.aclose()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-RoleName = Literal["generator", "aligned", "unaligned", "target", "judge"]
-ROLES: tuple[RoleName, ...] = ("generator", "aligned", "unaligned", "target", "judge")
+RoleName = Literal["generator", "aligned", "unaligned", "target", "judge", "attacker"]
+ROLES: tuple[RoleName, ...] = ("generator", "aligned", "unaligned", "target", "judge", "attacker")
 
 ROLE_DESCRIPTIONS: dict[RoleName, str] = {
     "generator": "writes topics, raw text, prompts, evolutions and LLM-driven attacks",
@@ -13,4 +13,5 @@ ROLE_DESCRIPTIONS: dict[RoleName, str] = {
     "unaligned": "writes the rejected (unsafe) answers",
     "target": "the model under test: answers prompts in respond and evaluate",
     "judge": "the model behind judges that need one (llamaguard3, harmbench, rubric)",
+    "attacker": "proposes and refines attacks: `sagert redteam`, PAIR, TAP, Crescendo",
 }

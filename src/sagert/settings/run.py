@@ -12,8 +12,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from sagert.core.validation import validate
-from sagert.models.spec import ModelSpec
+from sagert.models.spec import Budget, ModelSpec
 from sagert.settings.evaluate import EvaluateSettings
+from sagert.settings.executor import ExecutorSettings
+from sagert.settings.redteam import RedteamSettings
 from sagert.settings.roles import ROLES, RoleName
 from sagert.settings.stages import GENERATION_PIPELINE, ExportSettings, StagesConfig
 from sagert.settings.train import AlignSettings, TrainSettings
@@ -34,6 +36,7 @@ class ModelsConfig(BaseModel):
     unaligned: ModelSpec | None = None
     target: ModelSpec | None = None
     judge: ModelSpec | None = None
+    attacker: ModelSpec | None = None
 
     def for_role(self, role: RoleName) -> ModelSpec:
         spec: ModelSpec | None = getattr(self, role)
@@ -76,6 +79,17 @@ class RunConfig(BaseModel):
     align: AlignSettings = Field(default_factory=AlignSettings)
     evaluate: EvaluateSettings | None = Field(
         default=None, description="`sagert evaluate`: prompts x attacks x targets, judged."
+    )
+    executor: ExecutorSettings | None = Field(
+        default=None,
+        description="Where record stages run: local (this process, default) or ray (a cluster).",
+    )
+    budget: Budget | None = Field(
+        default=None,
+        description="The most the run may spend (calls, tokens, cost_usd), over all its runs.",
+    )
+    redteam: RedteamSettings | None = Field(
+        default=None, description="`sagert redteam`: a MAP-Elites archive of attacks."
     )
 
     @property

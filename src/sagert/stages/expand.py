@@ -212,6 +212,8 @@ async def expand_taxonomy(
                 )
             )
         tree = apply_expansions(base, list(read_records(expand_file)))
+        if summaries[-1].stopped:
+            return tree, summaries  # a budget stopped the round: no taxonomy.yaml of half a tree
     ctx.store.write_text(ctx.store.paths.taxonomy, tree.to_yaml())
     return tree, summaries
 

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sagert.models.budget import SpendReport
+
 
 class ConfigVersion(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -63,6 +65,8 @@ class Manifest(BaseModel):
     models: dict[str, str] = Field(default_factory=dict)
     stages: dict[str, StageEntry] = Field(default_factory=dict)
     evaluate: EvaluationEntry | None = None
+    spent: SpendReport | None = None
+    """Calls, tokens and estimated cost over every invocation, for budgets."""
     yields: dict[str, Any] | None = None
     """What the run gave for what it cost (results/yields.py): pairs and prompts per 1,000
     generated tokens, the harmful-prompt rate of each gate."""

@@ -85,6 +85,25 @@ class RunPaths:
         return self.root / ALIGN_DIR / "heldout_prompts.jsonl"
 
     @property
+    def redteam_archive(self) -> Path:
+        """`sagert redteam`'s MAP-Elites archive (rewritten atomically every iteration)."""
+        return self.root / "redteam_archive.json"
+
+    @property
+    def redteam_report(self) -> Path:
+        return self.root / "redteam.html"
+
+    @property
+    def redteam_prompts(self) -> Path:
+        """The archive's elites as a prompt set `sagert evaluate` reads (generic loader)."""
+        return self.export_file("redteam_prompts.jsonl")
+
+    @property
+    def redteam_pairs(self) -> Path:
+        """The archive's successful elites as DPO pairs (TRL's standard format)."""
+        return self.export_file("redteam_train.jsonl")
+
+    @property
     def export_dir(self) -> Path:
         return self.root / EXPORT_DIR
 

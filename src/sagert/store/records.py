@@ -80,6 +80,11 @@ class Record(BaseModel):
     persona: str | None = None
     seed_prompt: str | None = None
     prompt: str | None = None
+    turns: list[dict[str, str]] | None = Field(
+        default=None,
+        description="A multi-turn conversation ({role, content} dicts) ending with the last user"
+        " turn; `prompt` is that last user turn. None for a single-turn record.",
+    )
     lineage: list[LineageStep] = Field(default_factory=list)
     responses: dict[str, list[Response]] = Field(default_factory=dict)
     scores: dict[str, Any] = Field(default_factory=dict)

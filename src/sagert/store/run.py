@@ -20,6 +20,7 @@ from typing import Any
 
 from sagert import __version__
 from sagert.core.errors import UserError
+from sagert.models.budget import SpendReport
 from sagert.settings.run import ROLES, RunConfig
 from sagert.store.jsonl import StageFile, read_records
 from sagert.store.manifest import ConfigVersion, EvaluationEntry, Manifest, StageEntry
@@ -127,16 +128,25 @@ class RunStore:
         self._writable()
         write_json(self.paths.manifest, manifest.model_dump(mode="json", exclude_none=True))
 
-    def record_stage(self, name: str, spec: dict[str, Any], summary: dict[str, Any]) -> None:
+    def record_stage(
+        self,
+        name: str,
+        spec: dict[str, Any],
+        summary: dict[str, Any],
+        *,
+        spent: SpendReport | None = None,
+    ) -> None:
         """A stage's summary of this run; its model counters are also added to `calls_total`."""
         manifest = self.manifest()
         before = manifest.stages.get(name)
-        spent = (before.calls_total or before.calls) if before else {}
-        total = add_counters(spent, summary.get("calls") or {})
+        earlier = (before.calls_total or before.calls) if before else {}
+        total = add_counters(earlier, summary.get("calls") or {})
         entry = StageEntry.model_validate(
             {**summary, "calls_total": total, "spec": spec, "updated": _now()}
         )
         manifest.stages[name] = entry
+        if spent is not None:
+            manifest.spent = spent
         self.write_manifest(manifest)
 
     def annotate_stage(self, name: str, extra: dict[str, Any]) -> None:
@@ -149,6 +159,14 @@ class RunStore:
     def record_yield(self, data: dict[str, Any]) -> None:
         manifest = self.manifest()
         self.write_manifest(manifest.model_copy(update={"yields": data}))
+
+    def record_spend(self, spent: SpendReport) -> None:
+        """What the run has spent so far (budgets count from it on the next invocation)."""
+        if not self.paths.manifest.is_file():
+            return
+        manifest = self.manifest()
+        if manifest.spent != spent:
+            self.write_manifest(manifest.model_copy(update={"spent": spent}))
 
     def record_evaluation(self, entry: EvaluationEntry) -> None:
         manifest = self.manifest()

@@ -72,7 +72,7 @@ def columns(path: Path, *, comments: bool = False) -> list[str]:
     if fmt == "txt":
         return [TEXT_COLUMN]
     if fmt == "jsonl":
-        return next((list(row.data) for row in _json_rows(path)), [])
+        return next((list(row.data) for row in _json_rows(path, comments)), [])
     try:
         with _text(path, newline="") as fh:
             _, header = next(_csv_records(path, fh, fmt, comments), (0, []))
@@ -86,8 +86,9 @@ def rows(
 ) -> Iterator[Row]:
     """Every data row as a dict, streamed (a .json list is the one exception: read whole).
 
-    `comments`: CSV/TSV lines starting with `#` between rows are skipped (not inside a quoted
-    cell). `select`: the columns a Parquet file reads (text formats parse whole rows anyway).
+    `comments`: lines starting with `#` are skipped: in JSONL, and in CSV/TSV between rows
+    (not inside a quoted cell). `select`: the columns a Parquet file reads (text formats
+    parse whole rows anyway).
     """
     fmt = table_format(path)
     if fmt == "parquet":
@@ -95,7 +96,7 @@ def rows(
     if fmt == "txt":
         return _txt_rows(path)
     if fmt == "jsonl":
-        return _json_rows(path)
+        return _json_rows(path, comments)
     return _csv_rows(path, fmt, comments)
 
 
@@ -177,7 +178,7 @@ def _csv_rows(path: Path, fmt: str, comments: bool) -> Iterator[Row]:
 # --- JSONL, JSON and text -------------------------------------------------------------------
 
 
-def _json_rows(path: Path) -> Iterator[Row]:
+def _json_rows(path: Path, comments: bool = False) -> Iterator[Row]:
     try:
         with _text(path) as fh:
             first = fh.read(1)
@@ -189,7 +190,7 @@ def _json_rows(path: Path) -> Iterator[Row]:
                 return
             index = 0
             for line_no, line in enumerate(fh, 1):
-                if not line.strip():
+                if not line.strip() or (comments and line.startswith(COMMENT)):
                     continue
                 try:
                     data = json.loads(line)

@@ -2,16 +2,11 @@
 JailbreakBench), user YAML files, and mapping categories between taxonomies."""
 
 from sagert.taxonomy.builtin import load_taxonomy, taxonomies
+from sagert.taxonomy.keys import slugify
+from sagert.taxonomy.levels import LEVELS, Level, LevelPath, NodePath
 from sagert.taxonomy.mapping import map_keys, map_paths, matches
-from sagert.taxonomy.tree import (
-    LEVELS,
-    Level,
-    LevelPath,
-    NodePath,
-    Taxonomy,
-    TaxonomyNode,
-    slugify,
-)
+from sagert.taxonomy.node import TaxonomyNode
+from sagert.taxonomy.tree import Taxonomy
 
 __all__ = [
     "LEVELS",

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from sagert.core.errors import ConfigError, UserError
 from sagert.core.registry import Registry
-from sagert.taxonomy.tree import Taxonomy, walk_fields
+from sagert.taxonomy.node import walk_fields
+from sagert.taxonomy.tree import Taxonomy
 
 taxonomies: Registry[Callable[[], Taxonomy]] = Registry("taxonomy")
 

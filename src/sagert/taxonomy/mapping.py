@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict
 from sagert.core.errors import UserError
 from sagert.core.validation import validate
 from sagert.taxonomy.builtin import data_text, load_taxonomy
-from sagert.taxonomy.tree import PATH_SEP, NodePath, Taxonomy
+from sagert.taxonomy.levels import PATH_SEP, NodePath
+from sagert.taxonomy.tree import Taxonomy
 
 TaxonomyRef = str | Taxonomy
 """A built-in name, a path to a YAML file, or a loaded Taxonomy."""

@@ -27,215 +27,23 @@ ConfigError naming the file and the field, e.g. `nodes[0].children[1].key`.
 from __future__ import annotations
 
 import difflib
-import re
-import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import yaml
-from pydantic import (
-    AfterValidator,
-    AliasChoices,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    model_validator,
-)
+from pydantic import ValidationError, model_validator
 
 from sagert.core.errors import ConfigError, UserError
 from sagert.core.validation import validate
-
-Level = Literal["macro", "sub", "leaf", "topic"]
-LEVELS: tuple[Level, ...] = ("macro", "sub", "leaf", "topic")
-NodePath = tuple[str, ...]
-"""Keys from a macro node down to a node, e.g. ("crime", "crime_cyber")."""
-
-PATH_SEP = "/"
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-MAX_KEY_LENGTH = 80
+from sagert.taxonomy.keys import slugify
+from sagert.taxonomy.levels import LEVELS, PATH_SEP, Level, LevelPath, NodePath
+from sagert.taxonomy.node import TaxonomyNode, fill_levels, node_dict, replace_children
+from sagert.taxonomy.shape import TaxonomyShape, tree_problems
 
 
-def slugify(text: str, taken: Iterable[str] = (), max_length: int = 64) -> str:
-    """A key for an LLM-made name: ASCII, lower case, `_` between words, unique among `taken`."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")
-    slug = slug[:max_length].rstrip("_") or "node"
-    used = set(taken)
-    if slug not in used:
-        return slug
-    n = 2
-    while f"{slug}_{n}" in used:
-        n += 1
-    return f"{slug}_{n}"
-
-
-def _check_key(value: str) -> str:
-    if not _KEY.match(value) or len(value) > MAX_KEY_LENGTH:
-        raise ValueError(
-            f"{value!r} is not a key: use letters, digits and _ . + - (at most "
-            f"{MAX_KEY_LENGTH}), e.g. {slugify(value)!r}"
-        )
-    return value
-
-
-def _check_text(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be empty")
-    return value
-
-
-def _listify(value: Any) -> Any:
-    return [value] if isinstance(value, str) else value
-
-
-Key = Annotated[str, AfterValidator(_check_key)]
-NonEmpty = Annotated[str, AfterValidator(_check_text)]
-KeyList = Annotated[list[NonEmpty], BeforeValidator(_listify)]
-
-
-class LevelPath(NamedTuple):
-    """A node path spread over the four named levels, as records store it."""
-
-    macro: str | None = None
-    sub: str | None = None
-    leaf: str | None = None
-    topic: str | None = None
-
-    @classmethod
-    def of(cls, path: Sequence[str]) -> LevelPath:
-        if len(path) > len(LEVELS):
-            raise ValueError(f"a path has at most {len(LEVELS)} keys, got {len(path)}")
-        return cls(*path)
-
-    @property
-    def keys(self) -> NodePath:
-        return tuple(k for k in self if k is not None)
-
-    def as_dict(self) -> dict[str, str | None]:
-        return dict(self._asdict())
-
-
-class TaxonomyNode(BaseModel):
-    """One category; prompts show the model its `description`, so keep that to a sentence or two."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    key: Key
-    name: NonEmpty
-    description: NonEmpty
-    level: Level
-    prompt_name: str | None = Field(
-        default=None, description="The name a judge's prompt uses, when it differs from `name`."
-    )
-    aliases: list[Key] = Field(default_factory=list)
-    maps_to: dict[str, KeyList] = Field(
-        default_factory=dict, description="Taxonomy name -> keys there (one key may be a string)."
-    )
-    children: list[TaxonomyNode] = Field(default_factory=list)
-
-    def all_keys(self) -> tuple[str, ...]:
-        """The key and its aliases: every name this node answers to."""
-        return (self.key, *self.aliases)
-
-
-def _fill_levels(nodes: Any, depth: int) -> Any:
-    """Write each raw node's level from its depth, so files need not spell it out."""
-    if not isinstance(nodes, list):
-        return nodes
-    filled: list[Any] = []
-    for node in nodes:
-        if isinstance(node, Mapping):
-            node = dict(node)
-            node.setdefault("level", LEVELS[min(depth, len(LEVELS) - 1)])
-            if "children" in node:
-                node["children"] = _fill_levels(node["children"], depth + 1)
-        filled.append(node)
-    return filled
-
-
-class _TaxonomyShape(BaseModel):
-    """The fields, without the whole-tree checks (the loader runs those to name the field)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: Key
-    title: str = ""
-    source: str = Field(default="", description="Citation: where the categories come from.")
-    license: str = ""
-    levels: list[Level] | None = Field(
-        default=None,
-        description="The levels written by hand; expansion may add deeper ones (informational).",
-    )
-    roots: list[TaxonomyNode] = Field(
-        min_length=1,
-        validation_alias=AliasChoices("nodes", "roots"),
-        serialization_alias="nodes",
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _levels_from_depth(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            data = dict(data)
-            for field in ("nodes", "roots"):
-                if field in data:
-                    data[field] = _fill_levels(data[field], 0)
-        return data
-
-
-class Problem(NamedTuple):
-    field: str
-    message: str
-    fix: str
-
-
-def tree_problems(shape: _TaxonomyShape) -> Iterator[Problem]:
-    """What a well-typed tree can still get wrong: `levels`, depth, node levels, sibling keys."""
-    if shape.levels is not None and tuple(shape.levels) != LEVELS[: len(shape.levels)]:
-        yield Problem(
-            "levels",
-            f"{shape.levels} is not a prefix of {list(LEVELS)}",
-            "list levels from the top, e.g. [macro, sub]",
-        )
-        return
-
-    def visit(nodes: list[TaxonomyNode], field: str, depth: int) -> Iterator[Problem]:
-        seen: dict[str, int] = {}
-        for i, node in enumerate(nodes):
-            here = f"{field}[{i}]"
-            if depth >= len(LEVELS):
-                yield Problem(
-                    here,
-                    f"node {node.key!r} is below the last level ({LEVELS[-1]})",
-                    f"a taxonomy has at most {len(LEVELS)} levels: {', '.join(LEVELS)}",
-                )
-                continue
-            if node.level != LEVELS[depth]:
-                yield Problem(
-                    f"{here}.level",
-                    f"level {node.level!r} does not match the depth ({LEVELS[depth]!r})",
-                    "leave `level` out: it follows from the depth",
-                )
-            for j, key in enumerate(node.all_keys()):
-                name = f"{here}.key" if j == 0 else f"{here}.aliases[{j - 1}]"
-                if key in seen and seen[key] != i:
-                    yield Problem(
-                        name,
-                        f"key {key!r} is already used by sibling {field}[{seen[key]}]",
-                        "give each sibling its own key and aliases",
-                    )
-                seen.setdefault(key, i)
-            yield from visit(node.children, f"{here}.children", depth + 1)
-
-    yield from visit(shape.roots, "nodes", 0)
-
-
-class Taxonomy(_TaxonomyShape):
+class Taxonomy(TaxonomyShape):
     """A named tree of harm categories, with the lookups the pipeline needs."""
 
     @model_validator(mode="after")
@@ -370,7 +178,7 @@ class Taxonomy(_TaxonomyShape):
         for child in children:
             data = child.model_dump() if isinstance(child, TaxonomyNode) else dict(child)
             data["level"] = level
-            data["children"] = _fill_levels(data.get("children", []), len(path) + 1)
+            data["children"] = fill_levels(data.get("children", []), len(path) + 1)
             node = TaxonomyNode.model_validate(data)
             if taken & set(node.all_keys()):
                 if on_duplicate == "skip":
@@ -380,7 +188,7 @@ class Taxonomy(_TaxonomyShape):
                 node = node.model_copy(update={"key": slugify(node.key, taken), "aliases": []})
             taken.update(node.all_keys())
             added.append(node)
-        roots = _replace(self.roots, path, lambda n: [*n.children, *added])
+        roots = replace_children(self.roots, path, lambda n: [*n.children, *added])
         return Taxonomy(
             name=self.name,
             title=self.title,
@@ -400,7 +208,7 @@ class Taxonomy(_TaxonomyShape):
                 data[field] = getattr(self, field)
         if self.levels is not None:
             data["levels"] = list(self.levels)
-        data["nodes"] = [_node_dict(n) for n in self.roots]
+        data["nodes"] = [node_dict(n) for n in self.roots]
         return data
 
     def to_yaml(self) -> str:
@@ -430,7 +238,7 @@ class Taxonomy(_TaxonomyShape):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, file: str | None = None) -> Taxonomy:
-        shape = validate(_TaxonomyShape, data, file=file)
+        shape = validate(TaxonomyShape, data, file=file)
         for problem in tree_problems(shape):
             raise ConfigError(problem.message, file=file, field=problem.field, fix=problem.fix)
         try:
@@ -452,45 +260,3 @@ class Taxonomy(_TaxonomyShape):
         except UnicodeDecodeError:
             raise ConfigError("not UTF-8 text", file=path, fix="save the file as UTF-8") from None
         return cls.from_yaml(text, file=path)
-
-
-def walk_fields(
-    nodes: list[TaxonomyNode], field: str = "nodes", prefix: NodePath = ()
-) -> Iterator[tuple[str, NodePath, TaxonomyNode]]:
-    """Like Taxonomy.walk, with each node's field path in the YAML (for error messages)."""
-    for i, node in enumerate(nodes):
-        here, path = f"{field}[{i}]", (*prefix, node.key)
-        yield here, path, node
-        yield from walk_fields(node.children, f"{here}.children", path)
-
-
-def _node_dict(node: TaxonomyNode) -> dict[str, Any]:
-    data: dict[str, Any] = {"key": node.key, "name": node.name}
-    if node.prompt_name is not None:
-        data["prompt_name"] = node.prompt_name
-    data["description"] = node.description
-    if node.aliases:
-        data["aliases"] = list(node.aliases)
-    if node.maps_to:
-        data["maps_to"] = {k: list(v) for k, v in node.maps_to.items()}
-    if node.children:
-        data["children"] = [_node_dict(c) for c in node.children]
-    return data
-
-
-def _replace(
-    nodes: list[TaxonomyNode],
-    path: NodePath,
-    children: Callable[[TaxonomyNode], list[TaxonomyNode]],
-) -> list[TaxonomyNode]:
-    """Copies of `nodes` with the node at `path` given `children(node)` as its children."""
-    out = []
-    for node in nodes:
-        if node.key != path[0]:
-            out.append(node)
-        elif len(path) == 1:
-            out.append(node.model_copy(update={"children": children(node)}))
-        else:
-            inner = _replace(node.children, path[1:], children)
-            out.append(node.model_copy(update={"children": inner}))
-    return out

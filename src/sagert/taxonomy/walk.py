@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sagert.store.records import TaxonomyPath
-from sagert.taxonomy.tree import LEVELS
+from sagert.taxonomy.levels import LEVELS
 
 NodeDict = dict[str, Any]
 

@@ -1,26 +1,10 @@
-"""Test helpers: an OpenAI-compatible HTTP server with latency and injected faults.
+"""Test helpers shipped with the package: an OpenAI-compatible HTTP server with latency and
+injected faults (`sagert.testing.openai_server`), and the plugin contract checks a plugin
+author runs on their own plugins (`sagert.testing.contracts`, see docs/plugins.md).
 
-The names are loaded lazily so that ``python -m sagert.testing.openai_server`` does not import
-the module twice.
+The top layer: it may import anything in sagert; nothing in sagert imports it.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from sagert.testing.openai_server import (
-        FAULTS,
-        OpenAITestServer,
-        ServerStats,
-        ServerThread,
-    )
+from sagert.testing.openai_server import FAULTS, OpenAITestServer, ServerStats, ServerThread
 
 __all__ = ["FAULTS", "OpenAITestServer", "ServerStats", "ServerThread"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        return getattr(importlib.import_module("sagert.testing.openai_server"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

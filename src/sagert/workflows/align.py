@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sagert.core.errors import UserError
 from sagert.engine.progress import ProgressFactory, no_progress
-from sagert.engine.summary import StageSummary
+from sagert.engine.summary import StageSummary, stopped_by
 from sagert.loaders.runs import run_prompt_file
 from sagert.models.spec import ModelSpec
 from sagert.settings.evaluate import EvaluateSettings, PromptSource
@@ -113,9 +113,10 @@ def record_alignment(store: RunStore, method: str, trained: TrainResult) -> None
 
 @dataclass(frozen=True)
 class AlignResult:
-    trained: TrainResult
+    trained: TrainResult | None
+    """None when a budget stopped generation (nothing after it ran)."""
     heldout_prompts: int
-    evaluation: EvaluationResult
+    evaluation: EvaluationResult | None
     generation: list[StageSummary]
 
 
@@ -142,6 +143,8 @@ def run(
         evaluation.prepare(evaluate.model_copy(update={"prompts": extra}), config.seed)
     check_plan(config, settings.heldout_fraction, len(extra))
     generated = generation.run(config, progress=progress) if generate else []
+    if stopped_by(generated):
+        return AlignResult(None, 0, None, generated)  # a budget: train on no half dataset
     export_run(config.run_dir, ["trl"])
     trained = train_once(config, settings)
     held, n_held = heldout_source(config, settings.heldout_fraction)

@@ -24,7 +24,7 @@ from sagert.engine.context import RunContext
 from sagert.engine.progress import ProgressFactory, no_progress
 from sagert.engine.runner import run_stage
 from sagert.engine.session import open_run
-from sagert.engine.summary import StageSummary
+from sagert.engine.summary import StageSummary, stopped_by
 from sagert.loaders import default_source_name, detect_loader, load_prompts
 from sagert.models.spec import ModelSpec
 from sagert.results.calibration import Calibration, load_calibration
@@ -223,6 +223,8 @@ async def run_evaluation(
             r for r in ctx.store.records(EVAL_ATTACK_STAGE, ok_only=True) if r.parent_id in wanted
         )
 
+    if stopped_by(summaries):
+        return summaries, write_outputs(ctx.store, plan.calibration)  # a budget: no targets yet
     respond = EvalRespond(settings)
     total = sum(1 for _ in attacked()) * len(targets)
     with progress(respond.name, total) as advance:

@@ -56,8 +56,10 @@ def trl_row(record: Record, conversational: bool = False) -> dict[str, Any]:
     prompt = record.prompt or ""
     row: dict[str, Any]
     if conversational:
+        # A multi-turn record's prompt is its whole conversation up to the last user turn.
+        turns = record.turns or [{"role": "user", "content": prompt}]
         row = {
-            "prompt": [{"role": "user", "content": prompt}],
+            "prompt": [{"role": t["role"], "content": t["content"]} for t in turns],
             "chosen": [{"role": "assistant", "content": chosen.text}],
             "rejected": [{"role": "assistant", "content": rejected.text}],
         }
@@ -120,6 +122,8 @@ def export_run(
         )
     out = out_dir or store.paths.export_dir
     out.mkdir(parents=True, exist_ok=True)
+    # TRL's standard format has no earlier turns: multi-turn pairs need the conversational one.
+    conversational = conversational or any(r.turns for r in pair_records(store))
     written: dict[str, Path] = {}
     trl_path = out / ("train.conversational.jsonl" if conversational else "train.jsonl")
     count = _write_jsonl(trl_path, (trl_row(r, conversational) for r in pair_records(store)))

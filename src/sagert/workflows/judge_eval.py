@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 from sagert.core.errors import UserError
 from sagert.engine.progress import ProgressFactory, no_progress
-from sagert.engine.runner import run_stage, total_calls
+from sagert.engine.runner import run_stage
 from sagert.engine.session import open_run
-from sagert.engine.summary import StageSummary
+from sagert.engine.summary import StageSummary, total_calls
 from sagert.results.agreement import (
     DEFAULT_POSITIVE,
     KIND,

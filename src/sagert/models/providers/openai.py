@@ -18,9 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sagert.core.errors import ConfigError, UserError
 from sagert.core.validation import validate
-from sagert.models.provider import ProviderError, default_is_retryable, providers
+from sagert.models.provider import ModelProvider, ProviderError, default_is_retryable, providers
 from sagert.models.providers.openai_body import JsonMode, chat_body, completion_body
-from sagert.models.spec import ModelSpec
+from sagert.models.providers.routed import RoutedProvider
+from sagert.models.spec import Endpoint, ModelSpec
 from sagert.models.types import GenerateConfig, Message, ModelOutput, Usage
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -183,7 +184,12 @@ class OpenAIProvider:
 
 
 @providers.register("openai", "Any OpenAI-compatible HTTP server (base_url, api_key_env).")
-def make_openai(spec: ModelSpec) -> OpenAIProvider:
+def make_openai(spec: ModelSpec) -> OpenAIProvider | RoutedProvider:
+    args = validate(OpenAIArgs, spec.args, prefix="args")
+    timeout = spec.timeout or OpenAIProvider.default_timeout
+    fleet = spec.fleet()
+    if fleet is not None:
+        return make_fleet(spec, fleet, args, timeout)
     base_url = spec.base_url or os.environ.get("OPENAI_BASE_URL")
     if not base_url:
         raise ConfigError(
@@ -191,11 +197,40 @@ def make_openai(spec: ModelSpec) -> OpenAIProvider:
             field="base_url",
             fix="set base_url, e.g. http://127.0.0.1:8000/v1",
         )
+    assert isinstance(base_url, str)
     return OpenAIProvider(
         spec.model,
         spec.model_name,
         base_url,
         api_key_env=spec.api_key_env,
-        timeout=spec.timeout or OpenAIProvider.default_timeout,
-        args=validate(OpenAIArgs, spec.args, prefix="args"),
+        timeout=timeout,
+        args=args,
+    )
+
+
+def make_fleet(
+    spec: ModelSpec, fleet: list[Endpoint], args: OpenAIArgs, timeout: float
+) -> RoutedProvider:
+    """One OpenAIProvider per endpoint behind a router; the role's max_connections caps the
+    whole fleet (Model's limit) and is each endpoint's default limit."""
+    default_limit = spec.max_connections or OpenAIProvider.default_max_connections
+    members: list[tuple[str, ModelProvider, float, int]] = [
+        (
+            e.base_url,
+            OpenAIProvider(
+                spec.model,
+                spec.model_name,
+                e.base_url,
+                api_key_env=spec.api_key_env,
+                timeout=timeout,
+                args=args,
+            ),
+            e.weight,
+            e.max_connections or default_limit,
+        )
+        for e in fleet
+    ]
+    identity = {"provider": "openai", "model": spec.model_name, "fleet": True}
+    return RoutedProvider(
+        spec.model, members, identity, policy=spec.routing, attempt_timeout=timeout
     )
