@@ -109,3 +109,29 @@ def refusing_baseline(messages: list[Message], config: GenerateConfig) -> str:
     if (config.seed or 0) % 2:
         return "I'm sorry, but I can't assist with that."
     return f"How would someone carry out harmful act number {config.seed}?"
+
+
+GATE_MARK = "You check a red-teaming dataset"
+
+
+def gate_answer(prompt: str) -> str:
+    """The prompt gate's answer, by a rule a test can apply again to the judged text:
+    harm check: query "-1" is harmless ("No."), "-2" gets garbage; intent check: an evolved
+    request whose version number is even lost its intent ("no")."""
+    if "<response>" in prompt:  # harm_intent judging an answer: the unaligned side complies
+        return "yes" if "Sure, here is" in prompt.split("<response>", 1)[1] else "no"
+    request = prompt.split("<rewritten>" if "<original>" in prompt else "<request>", 1)[-1]
+    if "<original>" in prompt:
+        version = re.search(r"\(v(\d+)\)", request)
+        return "no" if version and int(version.group(1)) % 2 == 0 else "Yes"
+    if re.search(r"harmful thing \d+-2\b", request):
+        return "Maybe, it depends."
+    return "No." if re.search(r"harmful thing \d+-1\b", request) else "**yes**"
+
+
+def gated(messages: list[Message], config: GenerateConfig) -> str:
+    """The pipeline's answers, and the prompt gate's yes/no by `gate_answer`."""
+    prompt = messages[-1].content
+    if prompt.startswith(GATE_MARK):
+        return gate_answer(prompt)
+    return pipeline(messages, config)

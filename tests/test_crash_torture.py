@@ -38,7 +38,10 @@ CONFIG = {
 
 
 def run_args(config: Path) -> tuple[list[str], dict[str, str]]:
-    return [*sagert_cmd(), "generate", str(config)], {**os.environ, "PYTHONPATH": str(TESTS)}
+    return [*sagert_cmd(), "generate", str(config)], {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS.parent / "src"), str(TESTS)]),
+    }
 
 
 def written(stages_dir: Path) -> int:

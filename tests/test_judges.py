@@ -47,6 +47,7 @@ GOOD_ANSWER = {
     "llamaguard3": "unsafe\nS2",
     "harmbench": "Yes",
     "rubric": '{"verdict": "unsafe", "categories": ["break-in"], "explanation": "lock picking"}',
+    "harm_intent": "yes",
 }
 
 

@@ -53,7 +53,8 @@ def _every_section(tmp_path: Path) -> dict:
 
 
 def _sagert(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    # This checkout's src first: an editable install elsewhere must not answer for it.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent / "src"), str(TESTS)])}
     return subprocess.run(
         [*sagert_cmd(), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
     )

@@ -57,7 +57,7 @@ def test_soak_through_a_faulty_server(tmp_path: Path, write_config):
                 "export": {"formats": ["trl"]},
             }
         )
-        env = {**os.environ, "PYTHONPATH": str(TESTS)}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent / "src"), str(TESTS)])}
         proc = subprocess.run(
             [*sagert_cmd(), "-q", "generate", str(config)],
             capture_output=True,

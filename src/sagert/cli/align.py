@@ -9,6 +9,7 @@ from rich.text import Text
 
 from sagert.cli.console import console
 from sagert.cli.evaluate import print_evaluation
+from sagert.cli.gates import print_yield
 from sagert.cli.progress import stage_progress
 from sagert.cli.summary import print_summary
 from sagert.report.build import build_report
@@ -46,6 +47,7 @@ def align(
     )
     if result.generation:
         print_summary(cfg.run_dir, result.generation)
+        print_yield(cfg.run_dir)
     if result.evaluation is None:
         return  # a budget stopped generation (print_summary said which)
     console().print(Text(f"held-out prompts (seed split): {result.heldout_prompts}"))

@@ -9,6 +9,7 @@ import typer
 from rich.text import Text
 
 from sagert.cli.console import console
+from sagert.cli.gates import print_yield
 from sagert.cli.progress import stage_progress
 from sagert.cli.summary import print_summary
 from sagert.settings.run import load_config
@@ -22,7 +23,8 @@ def baseline(
     """The naive baseline on the same generator and call budget, as run <name>-baseline."""
     cfg = load_config(config)
     result = workflow.run(cfg, calls=calls, progress=stage_progress)
-    print_summary(result.run_dir, [result.summary])
+    print_summary(result.run_dir, result.summaries)
+    print_yield(result.run_dir)
     out = console()
     out.print(Text(f"{result.calls} generator calls each"))
     # The command alone on its line, quoted and never wrapped, so it can be pasted as is.

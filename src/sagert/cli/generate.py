@@ -8,6 +8,7 @@ from typing import Literal
 import typer
 
 from sagert.cli.executor import ExecutorOption, RayAddressOption, with_executor
+from sagert.cli.gates import print_yield
 from sagert.cli.progress import stage_progress
 from sagert.cli.summary import print_summary, print_written
 from sagert.engine.summary import stopped_by
@@ -33,6 +34,7 @@ def generate(
     cfg = with_executor(load_config(config), executor, ray_address)
     summaries = workflow.run(cfg, until=until, progress=stage_progress, retry_failed=retry_failed)
     print_summary(cfg.run_dir, summaries)
+    print_yield(cfg.run_dir)
     finished = stopped_by(summaries) is None  # a budget stopped it: no export of half a run
     if finished and until is None and cfg.export.formats and PAIRS_STAGE in cfg.pipeline:
         written = export_run(

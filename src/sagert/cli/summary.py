@@ -1,4 +1,5 @@
-"""The closing tables of a run: stages, why records failed, what each model cost."""
+"""The closing tables of a run: stages, why records failed, what each model cost, what the
+prompt gates let through."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sagert.cli.console import console
+from sagert.cli.gates import print_gates
 from sagert.cli.tables import endpoints_table, rate_cells, roles_table, stages_table
 from sagert.core.terminal import plain
 from sagert.engine.summary import StageSummary, stopped_by, total_calls, total_roles
@@ -52,6 +54,7 @@ def print_summary(run_dir: Path, summaries: list[StageSummary]) -> None:
     for table in (endpoints_table(totals), roles_table(total_roles(summaries))):
         if table is not None:
             out.print(table)
+    print_gates(summaries)
     wall = sum(s.seconds for s in summaries)
     out.print(Text(f"run: {run_dir}  ({wall:.1f} s in stages)"))
     print_stop(summaries)

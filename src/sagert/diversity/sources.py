@@ -15,13 +15,13 @@ from pydantic import ValidationError
 
 from sagert.core.errors import UserError
 from sagert.store.jsonl import read_records
-from sagert.store.paths import RunPaths
+from sagert.store.paths import PROMPT_STAGES, RunPaths
 from sagert.store.prompts import read_prompts
 from sagert.store.records import Record
 from sagert.store.tables import columns
 from sagert.taxonomy import Taxonomy
 
-RUN_STAGES = ("attack", "dedup", "evolve", "extract", "baseline")
+RUN_STAGES = (*PROMPT_STAGES, "baseline")
 """The prompt stages of a run, latest first: the default is the first one with records (a
 baseline run has only its own stage)."""
 RECORD_FIELDS = ("prompt", "seed_prompt")

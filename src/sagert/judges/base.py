@@ -22,6 +22,10 @@ Verdict = Literal["safe", "unsafe", "refused", "complied", "error"]
 """safe/unsafe: a safety classifier's answer; refused/complied: a refusal detector's;
 error: the judge could not answer or its answer could not be parsed."""
 
+JudgeKind = Literal["harm", "refusal"]
+"""harm: the judge says whether a text is harmful (safe/unsafe); refusal: only whether a
+response declined (refused/complied), which is no evidence that a compliance is harmful."""
+
 
 class Score(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -81,6 +85,18 @@ class Judge(Protocol):
 
 
 judges: Registry[type[Judge]] = Registry("judge")
+
+
+def judge_kind(judge: object) -> JudgeKind:
+    """A judge's `kind`; a plugin judge that does not say is taken as a refusal detector, so
+    nothing is ever claimed to be validated by harm on a judge's silence."""
+    kind = getattr(judge, "kind", None)
+    return "harm" if kind == "harm" else "refusal"
+
+
+def classifies_prompts(judge: object) -> bool:
+    """Whether the judge answers for a prompt alone (no response): what a prompt gate needs."""
+    return bool(getattr(judge, "classifies_prompts", False))
 
 
 @runtime_checkable

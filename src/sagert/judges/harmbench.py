@@ -16,6 +16,7 @@ from sagert.judges.base import (
     JudgeCallError,
     JudgeContext,
     JudgeInput,
+    JudgeKind,
     Score,
     ask_chat,
     ask_completion,
@@ -62,6 +63,8 @@ class HarmBenchJudge:
 
     name: ClassVar[str] = "harmbench"
     needs_model: ClassVar[bool] = True
+    kind: ClassVar[JudgeKind] = "harm"
+    classifies_prompts: ClassVar[bool] = False
     description: ClassVar[str] = (
         "HarmBench classifier prompt: yes (unsafe) / no (safe) for a response to a behaviour."
     )

@@ -23,6 +23,7 @@ from sagert.judges.base import (
     JudgeCallError,
     JudgeContext,
     JudgeInput,
+    JudgeKind,
     Score,
     ask_chat,
     ask_completion,
@@ -228,6 +229,8 @@ class LlamaGuard3:
 
     name: ClassVar[str] = "llamaguard3"
     needs_model: ClassVar[bool] = True
+    kind: ClassVar[JudgeKind] = "harm"
+    classifies_prompts: ClassVar[bool] = True
     description: ClassVar[str] = (
         "Llama Guard 3 prompt/response classification (safe, or unsafe with S-codes)."
     )

@@ -29,8 +29,11 @@ from sagert.judges.base import (
     Judge,
     JudgeContext,
     JudgeInput,
+    JudgeKind,
     Score,
+    classifies_prompts,
     error_score,
+    judge_kind,
     judge_settings,
     judges,
 )
@@ -158,6 +161,16 @@ class PanelJudge:
     @property
     def needs_model(self) -> bool:
         return any(member.needs_model for member in self.members)
+
+    @property
+    def kind(self) -> JudgeKind:
+        """harm only when every member judges harm: with a refusal detector on the panel, an
+        unsafe verdict may rest on a `complied` vote, which is no evidence of harm."""
+        return "harm" if all(judge_kind(m) == "harm" for m in self.members) else "refusal"
+
+    @property
+    def classifies_prompts(self) -> bool:
+        return all(classifies_prompts(m) for m in self.members)
 
     async def score(self, item: JudgeInput, ctx: JudgeContext) -> Score:
         scores = list(await asyncio.gather(*(_member_score(m, item, ctx) for m in self.members)))

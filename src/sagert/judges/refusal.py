@@ -12,7 +12,15 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sagert.core.refusals import REFUSAL_MARKERS, find_marker, normalize
-from sagert.judges.base import JudgeContext, JudgeInput, Score, error_score, judge_settings, judges
+from sagert.judges.base import (
+    JudgeContext,
+    JudgeInput,
+    JudgeKind,
+    Score,
+    error_score,
+    judge_settings,
+    judges,
+)
 
 NO_RESPONSE = "the refusal judge needs a response"
 EMPTY = "empty response"
@@ -42,6 +50,8 @@ class RefusalJudge:
 
     name: ClassVar[str] = "refusal"
     needs_model: ClassVar[bool] = False
+    kind: ClassVar[JudgeKind] = "refusal"
+    classifies_prompts: ClassVar[bool] = False
     description: ClassVar[str] = (
         "Refusal detector on the shared marker list: refused / complied, no model needed."
     )

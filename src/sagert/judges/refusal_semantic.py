@@ -20,7 +20,15 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sagert.judges.base import JudgeContext, JudgeInput, Score, error_score, judge_settings, judges
+from sagert.judges.base import (
+    JudgeContext,
+    JudgeInput,
+    JudgeKind,
+    Score,
+    error_score,
+    judge_settings,
+    judges,
+)
 from sagert.judges.batching import Batcher
 from sagert.judges.semantic_encoder import (
     LazyEncoder,
@@ -62,6 +70,7 @@ class RefusalSemanticJudge:
 
     name: ClassVar[str] = NAME
     needs_model: ClassVar[bool] = False
+    kind: ClassVar[JudgeKind] = "refusal"
     description: ClassVar[str] = (
         "Refusal detector on all-MiniLM-L6-v2 embeddings of prompt and response with a trained "
         "head: refused / complied, any language in its labelled set, no judge model needed "

@@ -16,6 +16,7 @@ from sagert.judges.base import (
     NO_MODEL,
     JudgeContext,
     JudgeInput,
+    JudgeKind,
     Score,
     error_score,
     judge_settings,
@@ -69,6 +70,8 @@ class RubricJudge:
 
     name: ClassVar[str] = "rubric"
     needs_model: ClassVar[bool] = True
+    kind: ClassVar[JudgeKind] = "harm"
+    classifies_prompts: ClassVar[bool] = True
     description: ClassVar[str] = (
         "LLM judge with a user-written rubric; answers safe/unsafe with categories in JSON."
     )

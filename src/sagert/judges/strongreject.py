@@ -26,6 +26,7 @@ from sagert.judges.base import (
     JudgeCallError,
     JudgeContext,
     JudgeInput,
+    JudgeKind,
     Score,
     ask_chat,
     error_score,
@@ -114,6 +115,8 @@ class StrongRejectJudge:
 
     name: ClassVar[str] = "strongreject"
     needs_model: ClassVar[bool] = True
+    kind: ClassVar[JudgeKind] = "harm"
+    classifies_prompts: ClassVar[bool] = False
     description: ClassVar[str] = (
         "StrongREJECT rubric judge: a 0-1 harm score from refusal, convincingness and "
         "specificity; unsafe at or above a threshold."

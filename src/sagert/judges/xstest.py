@@ -25,6 +25,7 @@ from sagert.judges.base import (
     JudgeCallError,
     JudgeContext,
     JudgeInput,
+    JudgeKind,
     Score,
     ask_chat,
     error_score,
@@ -115,6 +116,8 @@ class XSTestJudge:
 
     name: ClassVar[str] = "xstest"
     needs_model: ClassVar[bool] = True
+    kind: ClassVar[JudgeKind] = "refusal"
+    classifies_prompts: ClassVar[bool] = False
     description: ClassVar[str] = (
         "XSTest over-refusal classifier: complied (full compliance) or refused (full or "
         "partial refusal, the class kept in categories)."

@@ -20,11 +20,11 @@ from sagert.loaders.base import (
     source_record,
 )
 from sagert.loaders.cells import text_field
-from sagert.store.paths import RunPaths
+from sagert.store.paths import PROMPT_STAGES, RunPaths
 from sagert.store.records import LineageStep, Record, TaxonomyPath
 from sagert.taxonomy import LEVELS
 
-RUN_PROMPT_STAGES = ("attack", "dedup", "evolve", "extract")
+RUN_PROMPT_STAGES = PROMPT_STAGES
 RUN_EXPORT_FILES = ("records.jsonl", "train.jsonl")
 KEPT_RUN_META = ("attack", "evolution", "region", "language", "topic", "category_path", "benign")
 
@@ -41,7 +41,7 @@ def load_sagert(path: Path, opts: LoaderOptions) -> Iterator[Record]:
 
 
 def run_prompt_file(path: Path) -> Path:
-    """A run folder's prompts: its attack stage, else dedup, evolve, extract, the export."""
+    """A run folder's prompts: its last prompt stage (RUN_PROMPT_STAGES), else the export."""
     if not path.is_dir():
         return path
     paths = RunPaths(path)

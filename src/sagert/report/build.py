@@ -33,6 +33,7 @@ from sagert.report.data import (
     manifest,
     table,
 )
+from sagert.report.gates import yield_view
 from sagert.report.training import training_view
 from sagert.results.metrics import MISSING
 from sagert.store.run import RunStore, write_atomic
@@ -146,6 +147,8 @@ def _evaluation_view(summary: dict[str, Any] | None) -> dict[str, Any] | None:
             "heatmaps": [],
             "attack_errors": {},
             "judges": [],
+            "over_refusal_judges": [],
+            "panel": None,
         }
     by = summary["by"]
     targets = [
@@ -202,6 +205,29 @@ def _evaluation_view(summary: dict[str, Any] | None) -> dict[str, Any] | None:
         "charts": charts,
         "heatmaps": _heatmaps(by),
         "attack_errors": summary["attack_errors"],
+        "over_refusal_judges": summary.get("over_refusal_judges") or [],
+        "panel": _panel_view(summary.get("panel_disagreement")),
+    }
+
+
+def _panel_view(block: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The panel judge's member disagreement, overall and per target, as table rows."""
+    if not block:
+        return None
+    rows = [
+        {"target": "all targets", **block},
+        *({"target": t, **row} for t, row in block.get("by_target", {}).items()),
+    ]
+    return {
+        "rows": [
+            {
+                "target": r["target"],
+                "answers": r["answers"],
+                "split": r["split"],
+                "text": pct(r["rate"], r["rate_low"], r["rate_high"]),
+            }
+            for r in rows
+        ]
     }
 
 
@@ -285,6 +311,7 @@ def _generation_view(store: RunStore, info: dict[str, Any]) -> dict[str, Any]:
         "coverage": cov,
         "charts": _coverage_charts(cov) if cov else [],
         "diversity": _diversity(figures),
+        "yields": yield_view(store),
     }
 
 

@@ -25,13 +25,13 @@ from sagert.results.metrics import (
     attack_errors,
     result_of,
 )
+from sagert.store.paths import PROMPT_STAGES
 from sagert.store.records import Record
 from sagert.store.run import RunStore
 
 MAX_TEXT = 4000
 MAX_STEP_TEXT = 1200
-TABLE_STAGES = ("pairs", "judge", "responses", "attack", "dedup", "evolve", "extract", "raw_text")
-PROMPT_STAGES = ("attack", "dedup", "evolve", "extract")
+TABLE_STAGES = ("pairs", "judge", "responses", *PROMPT_STAGES, "raw_text")
 DIVERSITY_SAMPLE = 500
 
 
@@ -109,7 +109,7 @@ def generation_row(record: Record) -> dict[str, Any]:
         for a in answers
     ]
     failure = record.failure.reason if record.failure else ""
-    status = "failed" if record.status == "failed" else "ok"
+    status = {"failed": "failed", "filtered": "benign: set aside"}.get(record.status, "ok")
     if record.stage == "pairs":
         status = "pair kept" if record.status == "ok" else "pair dropped"
     parts = [record.stage, record.format, record.persona, record.meta.get("attack")]
@@ -206,6 +206,8 @@ class Coverage:
     stage: str
     prompts: int = 0
     failed: int = 0
+    benign: int = 0
+    """Prompts a gate judged benign and set aside (stages/benign.jsonl)."""
     by: dict[str, Counter[str]] = field(default_factory=dict)
     dropped: Counter[str] = field(default_factory=Counter)
     kept_pairs: int = 0
@@ -223,7 +225,8 @@ def coverage(store: RunStore, seed: int = 0) -> Coverage | None:
     diversity = DiversityAccumulator(sample=DIVERSITY_SAMPLE, seed=seed)
     for record in store.records(stage):
         if record.status != "ok":
-            cov.failed += 1
+            cov.benign += record.status == "filtered"
+            cov.failed += record.status == "failed"
             continue
         cov.prompts += 1
         diversity.add(record)

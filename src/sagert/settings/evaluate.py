@@ -68,6 +68,13 @@ class EvaluateSettings(BaseModel):
     n_samples: int = Field(default=1, ge=1, le=100, description="Answers per prompt and target.")
     judge: str = Field(default="refusal", description="A registered judge: sagert list judges.")
     judge_settings: dict[str, Any] = Field(default_factory=dict)
+    over_refusal_judge: str = Field(
+        default="refusal",
+        description="The refusal detector behind over-refusal on benign prompts: refusal"
+        " (markers, no model), xstest (the judge model; partial refusals counted apart), or"
+        " another refusal judge such as refusal_semantic.",
+    )
+    over_refusal_judge_settings: dict[str, Any] = Field(default_factory=dict)
     judge_calibration: Path | None = Field(
         default=None,
         description="A `sagert judge-eval --json` file of this judge: ASR is also reported"

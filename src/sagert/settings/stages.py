@@ -158,6 +158,39 @@ class JudgeStage(BaseModel):
         return panel_shorthand(data, "judge", "settings")
 
 
+class GateStage(BaseModel):
+    """The prompt gate (`gate_extract`, `gate_evolve`, `gate_attack` share this section): a
+    prompt judge keeps the prompts that still ask for harm; the others go to benign.jsonl."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    judge: str | None = Field(
+        default=None,
+        description="A judge that classifies prompts (harm_intent, llamaguard3, rubric, a panel"
+        " of them); unset: the gate is off and costs nothing.",
+    )
+    settings: dict[str, Any] = Field(default_factory=dict)
+    role: RoleName = Field(default="judge", description="The model role the judge asks.")
+    intent_judge: str | None = Field(
+        default="harm_intent",
+        description="For a rewritten prompt: does it still ask for what its seed asked?"
+        " (a judge that reads the original; null: no intent check)",
+    )
+    intent_settings: dict[str, Any] = Field(default_factory=dict)
+    intent_role: RoleName = Field(
+        default="generator",
+        description="The role the intent judge asks (a chat model; the judge role may be a"
+        " classifier such as Llama Guard).",
+    )
+    concurrency: int = Field(default=64, ge=1, le=4096)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _panel(cls, data: Any) -> Any:
+        """`{panel: [a, b], rule: any_unsafe}` is the `panel` judge with those members."""
+        return panel_shorthand(data, "judge", "settings")
+
+
 PANEL_KEYS = ("rule", "tie")
 
 
@@ -190,14 +223,17 @@ GENERATION_PIPELINE = (
     "sample",
     "raw_text",
     "extract",
+    "gate_extract",
     "evolve",
     "dedup",
     "attack",
+    "gate_attack",
     "responses",
     "judge",
     "pairs",
 )
-"""`sagert generate`'s stages, in order: SAGE-RT's process from the taxonomy to DPO pairs."""
+"""`sagert generate`'s stages, in order: SAGE-RT's process from the taxonomy to DPO pairs.
+The two gates are off (left out of the plan, no call) until `stages.gate.judge` is set."""
 
 
 class BaselineStage(BaseModel):
@@ -231,6 +267,7 @@ class StagesConfig(BaseModel):
     attack: AttackStage = Field(default_factory=AttackStage)
     responses: ResponsesStage = Field(default_factory=ResponsesStage)
     judge: JudgeStage = Field(default_factory=JudgeStage)
+    gate: GateStage = Field(default_factory=GateStage)
     respond: RespondStage = Field(default_factory=RespondStage)
     baseline: BaselineStage = Field(default_factory=BaselineStage)
     pairs: PairsStage = Field(default_factory=PairsStage)

@@ -25,15 +25,16 @@ from sagert.attacks.base import (
     attacks,
     transform_options,
 )
+from sagert.core.errors import ConfigError
 from sagert.core.ids import stable_id
 from sagert.core.seeds import record_rng, record_seed
 from sagert.engine.answers import Sample, sample_answers
 from sagert.engine.context import RunContext
 from sagert.engine.stage import stages
 from sagert.judges import make_judge
-from sagert.judges.base import Judge, JudgeContext, JudgeInput, Score, error_score
+from sagert.judges.base import Judge, JudgeContext, JudgeInput, Score, error_score, judge_kind
 from sagert.models.types import Message
-from sagert.results.metrics import EVAL_ATTACK_STAGE, EVALUATE_STAGE, REFUSAL_JUDGE
+from sagert.results.metrics import EVAL_ATTACK_STAGE, EVALUATE_STAGE, OVER_REFUSAL_KEY
 from sagert.settings.evaluate import EvaluateSettings
 from sagert.store.records import Failure, Record
 
@@ -135,9 +136,21 @@ class EvalRespond:
 
     def __post_init__(self) -> None:
         self.targets = tuple(self.settings.targets)
-        self.judge = make_judge(self.settings.judge, self.settings.judge_settings)
-        # Over-refusal needs a refusal detector whatever the main judge is; it costs no call.
-        self.refusal = make_judge(REFUSAL_JUDGE)
+        s = self.settings
+        self.judge = make_judge(s.judge, s.judge_settings)
+        # Over-refusal needs a refusal detector whatever the main judge is (by default the
+        # marker list, which costs no call).
+        self.refusal = make_judge(s.over_refusal_judge, s.over_refusal_judge_settings)
+        if judge_kind(self.refusal) != "refusal":
+            raise ConfigError(
+                f"judge {s.over_refusal_judge!r} does not detect refusals",
+                field="evaluate.over_refusal_judge",
+                fix="use refusal, xstest or another refusal judge (verdicts refused/complied)",
+            )
+
+    @property
+    def _needs_judge_model(self) -> bool:
+        return self.judge.needs_model or self.refusal.needs_model
 
     def spec(self) -> dict[str, Any]:
         return {
@@ -145,10 +158,12 @@ class EvalRespond:
             "n_samples": self.settings.n_samples,
             "judge": self.settings.judge,
             "judge_settings": self.settings.judge_settings,
+            "over_refusal_judge": self.settings.over_refusal_judge,
+            "over_refusal_judge_settings": self.settings.over_refusal_judge_settings,
         }
 
     def roles(self) -> tuple[str, ...]:
-        return (*self.targets, *(("judge",) if self.judge.needs_model else ()))
+        return (*self.targets, *(("judge",) if self._needs_judge_model else ()))
 
     async def process(self, record: Record, ctx: RunContext) -> list[Record]:
         target = str(record.meta["target"])
@@ -156,7 +171,7 @@ class EvalRespond:
         user = ctx.templates.render("respond/user.j2", prompt=record.prompt or "")
         jctx = JudgeContext(
             templates=ctx.templates,
-            model=ctx.role("judge") if self.judge.needs_model else None,
+            model=ctx.role("judge") if self._needs_judge_model else None,
         )
         # The sample seed depends on the attacked prompt, not the target: targets get the
         # same seeds, so a comparison is like for like.
@@ -177,7 +192,13 @@ class EvalRespond:
         self, record: Record, sample: Sample, target: str, model: str, jctx: JudgeContext
     ) -> Record:
         """One answer with its scores, or a target error: a failed record, counted apart."""
-        meta = {**record.meta, "sample": sample.index, "model": model, "judge": self.judge.name}
+        meta = {
+            **record.meta,
+            "sample": sample.index,
+            "model": model,
+            "judge": self.judge.name,
+            OVER_REFUSAL_KEY: self.refusal.name,
+        }
         if sample.error is not None:
             exc = sample.error
             failure = Failure(
@@ -207,9 +228,12 @@ class EvalRespond:
             context=str(context) if context else None,
         )
         scores = {self.judge.name: (await _safe_score(self.judge, item, jctx)).model_dump()}
-        if self.judge.name != REFUSAL_JUDGE:
+        # A refusal detector that asks a model is asked about benign prompts only: that is
+        # the only place its verdict is counted (over-refusal).
+        wanted = not self.refusal.needs_model or record.meta.get("benign") is True
+        if self.refusal.name != self.judge.name and wanted:
             refusal = await _safe_score(self.refusal, item, jctx)
-            scores[REFUSAL_JUDGE] = refusal.model_dump()
+            scores[self.refusal.name] = refusal.model_dump()
         return scores
 
 

@@ -12,7 +12,7 @@ from sagert.engine.answers import answer_samples
 from sagert.engine.context import RoleModel, RunContext
 from sagert.engine.stage import stages
 from sagert.judges import make_judge
-from sagert.judges.base import Judge, JudgeContext, JudgeInput, Score
+from sagert.judges.base import Judge, JudgeContext, JudgeInput, JudgeKind, Score, judge_kind
 from sagert.models.model import ModelCallError
 from sagert.models.types import GenerateConfig, Message
 from sagert.settings.run import RunConfig
@@ -22,6 +22,13 @@ from sagert.store.records import Record, Response
 CHOSEN, REJECTED = "chosen", "rejected"
 SAFE_FOR_CHOSEN = frozenset({"safe", "refused"})
 UNSAFE_FOR_REJECTED = frozenset({"unsafe", "complied"})
+GOOD_VERDICTS: dict[JudgeKind, tuple[frozenset[str], frozenset[str]]] = {
+    "harm": (frozenset({"safe"}), frozenset({"unsafe"})),
+    "refusal": (SAFE_FOR_CHOSEN, UNSAFE_FOR_REJECTED),
+}
+"""(chosen, rejected) verdicts a pair needs, by the judge's kind. A harm judge must call the
+rejected answer unsafe (not merely not refused) and the chosen one safe (a safe completion is
+as good a chosen answer as a refusal); a refusal judge can only say who declined."""
 
 
 @stages.register("responses", "Chosen answers (aligned role) and rejected ones (unaligned/target).")
@@ -131,8 +138,9 @@ class PairDecision:
     rejected: int | None = None
 
 
-def decide_pair(record: Record, judge: str) -> PairDecision:
-    """Keep a pair only when a chosen answer is judged safe and a rejected one unsafe.
+def decide_pair(record: Record, judge: str, kind: JudgeKind = "refusal") -> PairDecision:
+    """Keep a pair only when a chosen answer is judged safe and a rejected one unsafe (for a
+    refusal judge: refused and complied count too; see GOOD_VERDICTS).
 
     A judge error never counts either way: it is reported as the reason a pair is dropped.
     """
@@ -141,8 +149,9 @@ def decide_pair(record: Record, judge: str) -> PairDecision:
         return PairDecision(False, f"not judged by {judge}")
     chosen = [v["verdict"] for v in verdicts.get(CHOSEN, [])]
     rejected = [v["verdict"] for v in verdicts.get(REJECTED, [])]
-    good_chosen = next((i for i, v in enumerate(chosen) if v in SAFE_FOR_CHOSEN), None)
-    good_rejected = next((i for i, v in enumerate(rejected) if v in UNSAFE_FOR_REJECTED), None)
+    safe, unsafe = GOOD_VERDICTS[kind]
+    good_chosen = next((i for i, v in enumerate(chosen) if v in safe), None)
+    good_rejected = next((i for i, v in enumerate(rejected) if v in unsafe), None)
     if good_chosen is not None and good_rejected is not None:
         return PairDecision(True, "kept", good_chosen, good_rejected)
     if good_chosen is None:
@@ -162,22 +171,30 @@ class Pairs:
 
     judge: str
     settings: PairsStage = field(default_factory=PairsStage)
+    validated_by: JudgeKind = "refusal"
+    """The judge's kind: `harm` (rejected judged unsafe) or `refusal` (it did not refuse)."""
 
     @classmethod
     def from_config(cls, config: RunConfig) -> Pairs:
         """Pairs are decided by the verdicts of the judge stage's judge."""
-        return cls(config.stages.judge.judge, config.stages.pairs)
+        j = config.stages.judge
+        return cls(j.judge, config.stages.pairs, judge_kind(make_judge(j.judge, j.settings)))
 
     def spec(self) -> dict[str, Any]:
-        return {"judge": self.judge}
+        return {"judge": self.judge, "validated_by": self.validated_by}
 
     def roles(self) -> tuple[str, ...]:
         return ()
 
     async def process(self, record: Record, ctx: RunContext) -> list[Record]:
-        decision = decide_pair(record, self.judge)
+        decision = decide_pair(record, self.judge, self.validated_by)
         if not decision.keep:
             return [record.failed(self.name, f"dropped: {decision.reason}")]
         assert decision.chosen is not None and decision.rejected is not None
-        pair = {"chosen": decision.chosen, "rejected": decision.rejected, "judge": self.judge}
+        pair = {
+            "chosen": decision.chosen,
+            "rejected": decision.rejected,
+            "judge": self.judge,
+            "validated_by": self.validated_by,
+        }
         return [record.child(self.name, meta={**record.meta, "pair": pair})]

@@ -31,6 +31,9 @@ class StageEntry(BaseModel):
     failed: int = 0
     seconds: float = 0.0
     calls: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """This stage's model counters in its last run (0 calls when it resumed a finished run)."""
+    calls_total: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """The same counters summed over every run of this stage in this folder: what it cost."""
     failure_reasons: dict[str, int] = Field(default_factory=dict)
     updated: str = ""
 
@@ -64,6 +67,19 @@ class Manifest(BaseModel):
     evaluate: EvaluationEntry | None = None
     spent: SpendReport | None = None
     """Calls, tokens and estimated cost over every invocation, for budgets."""
+    yields: dict[str, Any] | None = None
+    """What the run gave for what it cost (results/yields.py): pairs and prompts per 1,000
+    generated tokens, the harmful-prompt rate of each gate."""
+
+    def completion_tokens(self, stages: tuple[str, ...] | None = None) -> int:
+        """Tokens generated (every role, every model) by the named stages (None: all), over
+        every run of each stage (`calls_total`; `calls` for a manifest written before it)."""
+        total = 0
+        for name, entry in self.stages.items():
+            if stages is None or name in stages:
+                for stats in (entry.calls_total or entry.calls).values():
+                    total += int(stats.get("completion_tokens", 0))
+        return total
 
     def generator_calls(self, stages: tuple[str, ...]) -> int:
         """Generator calls (retries included) spent by the named stages."""

@@ -14,6 +14,17 @@ STAGES_DIR = "stages"
 EXPORT_DIR = "export"
 TRAIN_DIR = "train"
 ALIGN_DIR = "align"
+PROMPT_STAGES = (
+    "gate_attack",
+    "attack",
+    "dedup",
+    "gate_evolve",
+    "evolve",
+    "gate_extract",
+    "extract",
+)
+"""The stages that hold a run's prompt set, latest first: the first with records is it (a
+gate's file holds the prompts that passed it as its ok records)."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,11 @@ class RunPaths:
     def stage_side(self, name: str, part: str) -> Path:
         """A file that belongs to a stage beside its records (`dedup.removed.jsonl`, ...)."""
         return self.stages_dir / f"{name}.{part}"
+
+    @property
+    def benign(self) -> Path:
+        """The prompts a prompt gate judged benign, with the reason (every gate's, one file)."""
+        return self.stages_dir / "benign.jsonl"
 
     def stage_spool(self, name: str) -> Path:
         """A stage's scratch copy of its inputs (hidden; rewritten on every run)."""

@@ -71,7 +71,10 @@ class Record(BaseModel):
         default=None, description="The input this record was made from (resume key)."
     )
     stage: str
-    status: Literal["ok", "failed"] = "ok"
+    status: Literal["ok", "failed", "filtered"] = "ok"
+    """ok: passed on; failed: could not be done (counted, retried by --retry-failed);
+    filtered: done and set aside by a filter stage (the prompt gate's benign prompts), with
+    the reason in meta: neither a failure nor passed on."""
     taxonomy: TaxonomyPath = Field(default_factory=TaxonomyPath)
     format: str | None = None
     persona: str | None = None
@@ -110,3 +113,7 @@ class Record(BaseModel):
             status="failed",
             failure=Failure(stage=stage, reason=reason, raw=raw or [], attempts=attempts),
         )
+
+    def filtered(self, stage: str, key: Any = None, **changes: Any) -> Record:
+        """This record's output for `stage`, set aside (not passed on, not a failure)."""
+        return self.child(stage, key, status="filtered", **changes)

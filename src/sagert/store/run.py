@@ -136,12 +136,29 @@ class RunStore:
         *,
         spent: SpendReport | None = None,
     ) -> None:
+        """A stage's summary of this run; its model counters are also added to `calls_total`."""
         manifest = self.manifest()
-        entry = StageEntry.model_validate({**summary, "spec": spec, "updated": _now()})
+        before = manifest.stages.get(name)
+        earlier = (before.calls_total or before.calls) if before else {}
+        total = add_counters(earlier, summary.get("calls") or {})
+        entry = StageEntry.model_validate(
+            {**summary, "calls_total": total, "spec": spec, "updated": _now()}
+        )
         manifest.stages[name] = entry
         if spent is not None:
             manifest.spent = spent
         self.write_manifest(manifest)
+
+    def annotate_stage(self, name: str, extra: dict[str, Any]) -> None:
+        """Add a stage's own figures (the gate's rates) to its entry; counters untouched."""
+        manifest = self.manifest()
+        entry = manifest.stages.get(name) or StageEntry()
+        manifest.stages[name] = StageEntry.model_validate({**entry.model_dump(), **extra})
+        self.write_manifest(manifest)
+
+    def record_yield(self, data: dict[str, Any]) -> None:
+        manifest = self.manifest()
+        self.write_manifest(manifest.model_copy(update={"yields": data}))
 
     def record_spend(self, spent: SpendReport) -> None:
         """What the run has spent so far (budgets count from it on the next invocation)."""
@@ -189,6 +206,23 @@ class RunStore:
     def _writable(self) -> None:
         if self.read_only:
             raise RuntimeError(f"{self.paths.root}: opened read-only")
+
+
+def add_counters(
+    a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Per-model counters added up (numbers summed, roles merged)."""
+    out: dict[str, dict[str, Any]] = {name: dict(stats) for name, stats in a.items()}
+    for name, stats in b.items():
+        entry = out.setdefault(name, {})
+        for key, value in stats.items():
+            if key == "roles":
+                entry["roles"] = list(dict.fromkeys([*entry.get("roles", []), *value]))
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                entry[key] = entry.get(key, 0) + value
+            else:
+                entry[key] = value
+    return out
 
 
 def _now() -> str:

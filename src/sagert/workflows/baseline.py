@@ -2,7 +2,9 @@
 
 SAGE-RT claims its process (expansion, formats, raw text, evolution) avoids the mode collapse of
 naive generation; `sagert stats` of the two runs side by side measures that claim on the same
-model and budget.
+model and budget. When the config turns the prompt gate on (`stages.gate.judge`), the baseline's
+prompts go through the same gate (`gate_extract`: harm check), so both runs report harmful
+prompts per 1,000 generated tokens (the manifest's `yields`); without a gate, prompts per 1,000.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sagert.core.errors import UserError
 from sagert.engine.progress import ProgressFactory, no_progress
 from sagert.engine.runner import run_stage
 from sagert.engine.session import open_run
+from sagert.engine.stage import StreamStage, build, is_active, stages
 from sagert.engine.summary import StageSummary
+from sagert.results.yields import run_yield
 from sagert.settings.run import RunConfig
 from sagert.stages.baseline import Baseline, baseline_sources
 from sagert.store.run import RunStore
@@ -23,6 +28,8 @@ from sagert.taxonomy import load_taxonomy
 
 GENERATION_STAGES = ("raw_text", "extract", "evolve", "attack", "expand")
 """The stages whose generator calls the baseline matches."""
+BASELINE_GATE = "gate_extract"
+"""The gate a baseline's prompts go through: the harm check (a baseline prompt is its seed)."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,13 @@ class BaselineResult:
     summary: StageSummary
     config: RunConfig
     calls: int
+    gate: StageSummary | None = None
+    """The prompt gate's summary, when the config turned the gate on."""
+    yields: dict[str, Any] | None = None
+
+    @property
+    def summaries(self) -> list[StageSummary]:
+        return [self.summary, *([self.gate] if self.gate else [])]
 
     @property
     def run_dir(self) -> Path:
@@ -55,15 +69,26 @@ def run(
     base_cfg = config.model_copy(update={"name": f"{config.name}-baseline"})
     tree = load_taxonomy(config.taxonomy)
 
-    async def go() -> StageSummary:
+    gate = build(stages.get(BASELINE_GATE), base_cfg)  # a bad gate judge fails before any call
+
+    async def go() -> tuple[StageSummary, StageSummary | None, dict[str, Any]]:
         async with open_run(base_cfg) as ctx:
             with progress("baseline", budget) as advance:
-                return await run_stage(
+                summary = await run_stage(
                     Baseline(),
                     baseline_sources(tree, budget),
                     ctx,
                     concurrency=64,
                     on_progress=advance,
                 )
+            gated = None
+            if is_active(gate) and isinstance(gate, StreamStage):
+                prompts = ctx.store.records("baseline", ok_only=True)
+                total = ctx.store.count("baseline", ok_only=True)
+                (gated,) = await gate.run_stream(prompts, total, ctx, progress)
+            yields = run_yield(ctx.store)
+            ctx.store.record_yield(yields)
+            return summary, gated, yields
 
-    return BaselineResult(asyncio.run(go()), base_cfg, budget)
+    summary, gated, yields = asyncio.run(go())
+    return BaselineResult(summary, base_cfg, budget, gated, yields)

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from sagert.core.errors import UserError
+from sagert.judges.base import judge_kind, judges
+from sagert.results.yields import run_yield, yield_lines
 from sagert.store.records import Record
 from sagert.store.run import RunStore, write_atomic
 from sagert.workflows.hub import HubClient, hub_token, push_files
@@ -32,6 +34,18 @@ HUB_DATA_GLOB = "data/train-*"
 
 def pair_records(store: RunStore) -> Iterator[Record]:
     return (r for r in store.records(PAIRS_STAGE, ok_only=True) if "pair" in r.meta)
+
+
+def validated_by(pair: dict[str, Any]) -> str:
+    """`harm` or `refusal`: how the pair was validated (see stages/pairs.py GOOD_VERDICTS).
+
+    A pair written before the pairs stage recorded it takes its judge's kind (a panel, whose
+    kind depends on its members, counts as refusal: nothing is claimed that is not known)."""
+    given = pair.get("validated_by")
+    if given in ("harm", "refusal"):
+        return str(given)
+    name = str(pair.get("judge") or "")
+    return judge_kind(judges.get(name)) if name in judges else "refusal"
 
 
 def trl_row(record: Record, conversational: bool = False) -> dict[str, Any]:
@@ -68,6 +82,7 @@ def trl_row(record: Record, conversational: bool = False) -> dict[str, Any]:
             "evolution": list(record.meta.get("evolution", [])),
             "lineage": json.dumps([s.model_dump() for s in record.lineage], ensure_ascii=False),
             "judge": pair["judge"],
+            "validated_by": validated_by(pair),
             "chosen_verdict": verdicts.get("chosen", [{}])[pair["chosen"]].get("verdict"),
             "rejected_verdict": verdicts.get("rejected", [{}])[pair["rejected"]].get("verdict"),
             "chosen_model": chosen.model,
@@ -185,6 +200,22 @@ def _push(
         )
 
 
+VALIDATION = {
+    "harm": "every rejected answer was judged unsafe and every chosen one safe",
+    "refusal": "the chosen answer refused and the rejected one did not refuse; a rejected"
+    " answer that complied is not shown to be harmful (a harm judge, such as llamaguard3,"
+    " harmbench, strongreject or harm_intent, validates by harm)",
+}
+
+
+def validation_lines(counts: Counter[tuple[str, str]]) -> list[str]:
+    """The card's `validated by` lines: by harm or by refusal only, with the judge."""
+    return [
+        f"- validated by: **{kind}** (judge `{judge}`, {n} pairs): {VALIDATION.get(kind, kind)}"
+        for (kind, judge), n in sorted(counts.items())
+    ]
+
+
 def dataset_card(
     store: RunStore,
     trl_path: Path,
@@ -199,9 +230,11 @@ def dataset_card(
     sub: Counter[str] = Counter()
     attack: Counter[str] = Counter()
     fmt: Counter[str] = Counter()
+    validation: Counter[tuple[str, str]] = Counter()
     with trl_path.open(encoding="utf-8") as fh:
         for line in fh:
             row = json.loads(line)
+            validation[row.get("validated_by") or "refusal", row.get("judge") or "-"] += 1
             macro[row["taxonomy_macro"] or "-"] += 1
             sub[row["taxonomy_sub"] or "-"] += 1
             attack[row["attack"] or "none"] += 1
@@ -229,6 +262,7 @@ def dataset_card(
         f"- pairs: **{count}** ({'conversational' if conversational else 'standard'} TRL format)",
         f"- models: {json.dumps(manifest.models)}",
         f"- seed: {manifest.seed}",
+        *validation_lines(validation),
         "",
         "## Pipeline",
         "",
@@ -237,6 +271,8 @@ def dataset_card(
     ]
     for name, s in manifest.stages.items():
         lines.append(f"| {name} | {s.inputs} | {s.written} | {s.failed} |")
+    lines += ["", "## Yield", ""]
+    lines += [f"- {line}" for line in yield_lines(run_yield(store))]
     lines += ["", "## Coverage", "", "| macro category | pairs |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in macro.most_common()]
     lines += [

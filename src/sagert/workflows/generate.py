@@ -1,10 +1,12 @@
 """`sagert generate`: the config's pipeline (SAGE-RT's stages by default), each stage reading
 the completed records of the one before, streamed; then the export (by the CLI).
 
-expand -> sample -> raw_text -> extract -> evolve -> dedup -> attack -> responses -> judge
--> pairs. A failed record stays in its stage's file and goes no further. Dedup runs before the
-attack styles: templates wrap many prompts in the same words, which would make attacked
-variants look alike whatever the request inside.
+expand -> sample -> raw_text -> extract -> gate_extract -> evolve -> dedup -> attack ->
+gate_attack -> responses -> judge -> pairs (the gates are off until stages.gate.judge is set).
+A failed record stays in its stage's file and goes no further. Dedup runs before the attack
+styles: templates wrap many prompts in the same words, which would make attacked variants look
+alike whatever the request inside. The run's yield (pairs and prompts per 1,000 generated
+tokens, each gate's harmful-prompt rate) is written to the manifest at the end.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sagert.engine.plan import Plan, execute, plan
 from sagert.engine.progress import ProgressFactory, no_progress
 from sagert.engine.session import open_run
 from sagert.engine.summary import StageSummary
+from sagert.results.yields import run_yield
 from sagert.settings.run import RunConfig
 from sagert.settings.stages import GENERATION_PIPELINE
 
@@ -35,7 +38,9 @@ async def run_generation(
 ) -> list[StageSummary]:
     steps = generation_plan(ctx.config)
     steps.check_until(until)
-    return await execute(ctx, steps, iter(()), 0, progress, until)
+    summaries = await execute(ctx, steps, iter(()), 0, progress, until)
+    ctx.store.record_yield(run_yield(ctx.store))
+    return summaries
 
 
 def run(
