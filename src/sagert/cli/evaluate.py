@@ -13,9 +13,8 @@ from sagert.cli.console import console
 from sagert.cli.executor import ExecutorOption, RayAddressOption, with_executor
 from sagert.cli.progress import stage_progress
 from sagert.cli.summary import print_stop
-from sagert.cli.tables import endpoints_table, rate_cells, roles_table, stages_table
+from sagert.cli.tables import print_models, stages_table
 from sagert.core.errors import UserError
-from sagert.engine.summary import total_calls, total_roles
 from sagert.loaders import loaders
 from sagert.report.build import build_report
 from sagert.settings.run import load_config
@@ -104,31 +103,6 @@ def print_evaluation(run_dir: Path, result: EvaluationResult) -> None:
     if summary["attack_errors"]:
         failed = ", ".join(f"{k}: {v}" for k, v in summary["attack_errors"].items())
         out.print(Text(f"attacks that could not be applied: {failed}"))
-    calls = Table(
-        "model",
-        "roles",
-        "calls",
-        "cache hits",
-        "retries",
-        "failures",
-        "req/s",
-        "tok/s",
-        title="models",
-    )
-    totals = total_calls(summaries)
-    for name, st in totals.items():
-        calls.add_row(
-            Text(name),
-            ",".join(st["roles"]),
-            str(st.get("calls", 0)),
-            str(st.get("cache_hits", 0)),
-            str(st.get("retries", 0)),
-            str(st.get("failures", 0)),
-            *rate_cells(st),
-        )
-    out.print(calls)
-    for table in (endpoints_table(totals), roles_table(total_roles(summaries))):
-        if table is not None:
-            out.print(table)
+    print_models(out, summaries, tokens=False)
     out.print(Text(f"run: {run_dir}  (results.csv, summary.json)"))
     print_stop(summaries)

@@ -10,9 +10,9 @@ from rich.text import Text
 
 from sagert.cli.console import console
 from sagert.cli.gates import print_gates
-from sagert.cli.tables import endpoints_table, rate_cells, roles_table, stages_table
+from sagert.cli.tables import print_models, stages_table
 from sagert.core.terminal import plain
-from sagert.engine.summary import StageSummary, stopped_by, total_calls, total_roles
+from sagert.engine.summary import StageSummary, stopped_by
 
 
 def print_summary(run_dir: Path, summaries: list[StageSummary]) -> None:
@@ -24,36 +24,7 @@ def print_summary(run_dir: Path, summaries: list[StageSummary]) -> None:
         for stage, reason, n in sorted(reasons, key=lambda x: -x[2]):
             why.add_row(stage, Text(plain(reason, 120)), str(n))
         out.print(why)
-    calls = Table(
-        "model",
-        "roles",
-        "calls",
-        "cache hits",
-        "retries",
-        "failures",
-        "prompt tok",
-        "completion tok",
-        "req/s",
-        "tok/s",
-        title="models (this run)",
-    )
-    totals = total_calls(summaries)
-    for name, st in totals.items():
-        calls.add_row(
-            name,
-            ",".join(st["roles"]),
-            str(st.get("calls", 0)),
-            str(st.get("cache_hits", 0)),
-            str(st.get("retries", 0)),
-            str(st.get("failures", 0)),
-            str(st.get("prompt_tokens", 0)),
-            str(st.get("completion_tokens", 0)),
-            *rate_cells(st),
-        )
-    out.print(calls)
-    for table in (endpoints_table(totals), roles_table(total_roles(summaries))):
-        if table is not None:
-            out.print(table)
+    print_models(out, summaries, tokens=True, title="models (this run)")
     print_gates(summaries)
     wall = sum(s.seconds for s in summaries)
     out.print(Text(f"run: {run_dir}  ({wall:.1f} s in stages)"))

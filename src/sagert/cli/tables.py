@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sagert.engine.summary import StageSummary
+from sagert.engine.summary import StageSummary, total_calls, total_roles
 
 
 def stages_table(summaries: list[StageSummary]) -> Table:
@@ -95,3 +96,37 @@ def roles_table(totals: dict[str, dict[str, Any]]) -> Table | None:
             *rate_cells(st),
         )
     return table if table.row_count else None
+
+
+def print_models(
+    out: Console, summaries: list[StageSummary], *, tokens: bool, title: str = "models"
+) -> None:
+    """What each model did in this run (with token counts when `tokens`), then its fleet's
+    endpoints and the roles, when there are any."""
+    token_columns = ("prompt tok", "completion tok") if tokens else ()
+    calls = Table(
+        "model",
+        "roles",
+        "calls",
+        "cache hits",
+        "retries",
+        "failures",
+        *token_columns,
+        "req/s",
+        "tok/s",
+        title=title,
+    )
+    totals = total_calls(summaries)
+    for name, st in totals.items():
+        counts = ("calls", "cache_hits", "retries", "failures")
+        token_counts = ("prompt_tokens", "completion_tokens") if tokens else ()
+        calls.add_row(
+            Text(name),
+            ",".join(st["roles"]),
+            *(str(st.get(key, 0)) for key in (*counts, *token_counts)),
+            *rate_cells(st),
+        )
+    out.print(calls)
+    for table in (endpoints_table(totals), roles_table(total_roles(summaries))):
+        if table is not None:
+            out.print(table)
