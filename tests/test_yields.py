@@ -170,3 +170,10 @@ def test_the_baseline_reports_its_yield_gated_or_not(tmp_path: Path, gate: bool)
         y["prompts"] * 1000 / y["prompt_completion_tokens"], 3
     )
     assert json.loads((result.run_dir / "manifest.json").read_text())["yields"] == y
+
+
+def test_a_pairs_stage_that_kept_nothing_is_zero_pairs_not_none(tmp_path: Path):
+    store = RunStore(tmp_path)
+    store.record_stage("pairs", {}, {"calls": {}})
+    assert run_yield(store)["pairs"] == 0
+    assert run_yield(RunStore(tmp_path / "none"))["pairs"] is None

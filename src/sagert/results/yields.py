@@ -36,7 +36,8 @@ def run_yield(store: RunStore) -> dict[str, Any]:
     stage = next((s for s in (*PROMPT_STAGES, BASELINE_STAGE) if store.paths.has_records(s)), None)
     prompts = store.count(stage, ok_only=True) if stage else 0
     gated = bool(stage and stage.startswith("gate_"))
-    pairs = store.count(PAIRS_STAGE, ok_only=True) if store.paths.has_records(PAIRS_STAGE) else None
+    ran_pairs = PAIRS_STAGE in manifest.stages or store.paths.has_records(PAIRS_STAGE)
+    pairs = store.count(PAIRS_STAGE, ok_only=True) if ran_pairs else None
     gates = {
         name: {k: entry.model_extra["gate"].get(k) for k in GATE_FIELDS}
         for name, entry in manifest.stages.items()
