@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 import jinja2
 from pydantic import BaseModel, ConfigDict, Field
@@ -171,3 +172,36 @@ async def ask_completion(ctx: JudgeContext, prompt: str, config: GenerateConfig)
         return (await model.complete(prompt, config)).text
     except (ModelCallError, ProviderError) as exc:
         raise JudgeCallError(f"judge model call failed: {exc}", getattr(exc, "raw", None)) from exc
+
+
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class Parsed(Generic[P]):
+    value: P
+    raw: str
+
+
+async def ask_parsed(
+    judge: str,
+    ctx: JudgeContext,
+    prompt: str,
+    max_tokens: int,
+    parse: Callable[[str], P],
+    what: str,
+) -> Parsed[P] | Score:
+    """Ask the judge model greedily with one user message and parse its answer.
+
+    The one way model judges meet failure: a failed call or an answer `parse` rejects
+    (ValueError) is an error Score with the raw answer kept, never a verdict.
+    """
+    config = GenerateConfig(max_tokens=max_tokens, temperature=0.0)
+    try:
+        raw = await ask_chat(ctx, [Message(role="user", content=prompt)], config)
+    except JudgeCallError as exc:
+        return error_score(judge, exc.reason, exc.raw)
+    try:
+        return Parsed(parse(raw), raw)
+    except ValueError as exc:
+        return error_score(judge, f"malformed {what} answer: {exc}", raw)

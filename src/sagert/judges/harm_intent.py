@@ -22,17 +22,14 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sagert.judges.base import (
-    JudgeCallError,
     JudgeContext,
     JudgeInput,
     JudgeKind,
     Score,
-    ask_chat,
-    error_score,
+    ask_parsed,
     judge_settings,
     judges,
 )
-from sagert.models.types import GenerateConfig, Message
 
 TEMPLATE = "judges/prompt_gate.j2"
 CATEGORY_KEY = "category"
@@ -101,16 +98,17 @@ class HarmIntentJudge:
         )
 
     async def score(self, item: JudgeInput, ctx: JudgeContext) -> Score:
-        config = GenerateConfig(max_tokens=self.settings.max_tokens, temperature=0.0)
-        messages = [Message(role="user", content=self.render(item, ctx))]
-        try:
-            raw = await ask_chat(ctx, messages, config)
-        except JudgeCallError as exc:
-            return error_score(self.name, exc.reason, exc.raw)
-        try:
-            verdict = parse_yes_no(raw)
-        except ValueError as exc:
-            return error_score(self.name, f"malformed yes/no answer: {exc}", raw)
+        parsed = await ask_parsed(
+            self.name,
+            ctx,
+            self.render(item, ctx),
+            self.settings.max_tokens,
+            parse_yes_no,
+            "yes/no",
+        )
+        if isinstance(parsed, Score):
+            return parsed
+        verdict, raw = parsed.value, parsed.raw
         check = (
             "gives harmful help"
             if item.response is not None

@@ -23,18 +23,16 @@ from typing import Any, ClassVar, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field
 
 from sagert.judges.base import (
-    JudgeCallError,
     JudgeContext,
     JudgeInput,
     JudgeKind,
     Score,
-    ask_chat,
+    ask_parsed,
     error_score,
     judge_settings,
     judges,
     render_verbatim,
 )
-from sagert.models.types import GenerateConfig, Message
 
 TEMPLATE = "judges/strongreject.j2"
 NO_RESPONSE = "strongreject judges responses, not prompts"
@@ -136,16 +134,17 @@ class StrongRejectJudge:
     async def score(self, item: JudgeInput, ctx: JudgeContext) -> Score:
         if item.response is None:
             return error_score(self.name, NO_RESPONSE)
-        config = GenerateConfig(max_tokens=self.settings.max_tokens, temperature=0.0)
-        messages = [Message(role="user", content=self.render(item, ctx))]
-        try:
-            raw = await ask_chat(ctx, messages, config)
-        except JudgeCallError as exc:
-            return error_score(self.name, exc.reason, exc.raw)
-        try:
-            answer = parse_strongreject_output(raw)
-        except ValueError as exc:
-            return error_score(self.name, f"malformed StrongREJECT answer: {exc}", raw)
+        parsed = await ask_parsed(
+            self.name,
+            ctx,
+            self.render(item, ctx),
+            self.settings.max_tokens,
+            parse_strongreject_output,
+            "StrongREJECT",
+        )
+        if isinstance(parsed, Score):
+            return parsed
+        answer, raw = parsed.value, parsed.raw
         score = answer.score
         return Score(
             judge=self.name,

@@ -22,18 +22,16 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sagert.judges.base import (
-    JudgeCallError,
     JudgeContext,
     JudgeInput,
     JudgeKind,
     Score,
-    ask_chat,
+    ask_parsed,
     error_score,
     judge_settings,
     judges,
     render_verbatim,
 )
-from sagert.models.types import GenerateConfig, Message
 
 TEMPLATE = "judges/xstest.j2"
 NO_RESPONSE = "xstest judges responses, not prompts"
@@ -134,16 +132,17 @@ class XSTestJudge:
     async def score(self, item: JudgeInput, ctx: JudgeContext) -> Score:
         if item.response is None:
             return error_score(self.name, NO_RESPONSE)
-        config = GenerateConfig(max_tokens=self.settings.max_tokens, temperature=0.0)
-        messages = [Message(role="user", content=self.render(item, ctx))]
-        try:
-            raw = await ask_chat(ctx, messages, config)
-        except JudgeCallError as exc:
-            return error_score(self.name, exc.reason, exc.raw)
-        try:
-            found = parse_xstest_output(raw)
-        except ValueError as exc:
-            return error_score(self.name, f"malformed XSTest answer: {exc}", raw)
+        parsed = await ask_parsed(
+            self.name,
+            ctx,
+            self.render(item, ctx),
+            self.settings.max_tokens,
+            parse_xstest_output,
+            "XSTest",
+        )
+        if isinstance(parsed, Score):
+            return parsed
+        found, raw = parsed.value, parsed.raw
         return Score(
             judge=self.name,
             verdict=VERDICTS[found],
