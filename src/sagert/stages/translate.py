@@ -158,12 +158,13 @@ class Translate:
             before=record.prompt or "",
             after=changes["prompt"],
         )
+        kept = changes.pop("meta", meta)
         return [
             record.child(
                 self.name,
                 **changes,
                 lineage=[*record.lineage, step],
-                meta={**changes.get("meta", meta), "language": target, TRANSLATION_KEY: info},
+                meta={**kept, "language": target, TRANSLATION_KEY: info},
             )
         ]
 
