@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from rich.console import Console
 
 import sagert.stages  # noqa: F401  (registers the built-in stages)
 from conftest import FAST_RETRY
 from mock_responders import pipeline
 from sagert.cli.languages import language_rows, translation_table
+from sagert.core.errors import ConfigError
 from sagert.engine.context import RunContext
 from sagert.engine.stage import build, stages
 from sagert.models.types import GenerateConfig, Message
@@ -101,10 +103,10 @@ def test_translate_is_off_by_default_and_placed_after_pairs():
     steps = generate.generation_plan(config)
     assert steps.names[-2:] == ("pairs", "translate")
     assert "translate" not in [s.name for s in steps.stages]  # no languages: left out
-    with pytest.raises(Exception, match="stages.translate.languages"):
+    with pytest.raises(ValidationError, match="listed twice"):
         run_config(Path("."), ["es", "es"])
-    with pytest.raises(Exception, match="stages.translate.languages"):
-        build(stages.get("translate"), run_config(Path("."), ["tlh"[:2]]))
+    with pytest.raises(ConfigError, match=r"stages\.translate\.languages"):
+        build(stages.get("translate"), run_config(Path("."), ["xx"]))
 
 
 def test_translate_stage_after_pairs(tmp_path: Path):
@@ -275,14 +277,14 @@ COMPLY = {
     "es": "Claro, aquí tienes cómo hacerlo paso a paso: primero tomas la herramienta y la abres.",
     "fr": "Bien sûr, voici comment faire étape par étape : d'abord tu prends l'outil et tu ouvres.",
     "de": "Klar, so geht es Schritt für Schritt: Zuerst nimmst du das Werkzeug und öffnest es.",
-    "zh": "当然，下面一步一步告诉你怎么做：首先拿起工具，然后打开它。",
+    "zh": "当然，下面一步一步告诉你怎么做：首先拿起工具，然后打开它。",  # noqa: RUF001
 }
 REFUSE = {
     "en": "I'm sorry, but I can't help with that because it could hurt someone.",
     "es": "Lo siento, pero no puedo ayudarte con eso porque podría hacer daño a alguien.",
     "fr": "Je suis désolé, mais je ne peux pas t'aider avec ça, car cela pourrait blesser.",
     "de": "Es tut mir leid, aber dabei kann ich dir nicht helfen, weil es jemandem schadet.",
-    "zh": "对不起，我不能帮你做这件事，因为这可能会伤害别人。",
+    "zh": "对不起，我不能帮你做这件事，因为这可能会伤害别人。",  # noqa: RUF001
 }
 REFUSES = {("de", False), ("zh", False), ("es", True)}
 """The target complies with harmful prompts in en, es, fr; refuses benign ones in Spanish."""

@@ -166,7 +166,7 @@ def test_a_failed_call_is_a_call_failure():
         (SPANISH_REFUSAL, "es"),
         ("Je suis désolé, mais je ne peux pas t'aider avec ça.", "fr"),
         ("Es tut mir leid, aber dabei kann ich dir nicht helfen.", "de"),
-        ("对不起，我不能帮你做这件事，因为这可能会伤害别人。", "zh"),
+        ("对不起，我不能帮你做这件事，因为这可能会伤害别人。", "zh"),  # noqa: RUF001
     ],
 )
 def test_detects_the_five_languages(text: str, language: str):
@@ -209,7 +209,7 @@ def test_language_codes_and_names():
         "Klingon",
     ]
     check_languages(["es", "zh"], "stages.translate.languages")
-    with pytest.raises(ConfigError, match="stages.translate.languages"):
+    with pytest.raises(ConfigError, match=r"stages\.translate\.languages"):
         check_languages(["es", "xx"], "stages.translate.languages")
 
 
