@@ -85,7 +85,7 @@ def run_config(tmp_path: Path, languages: list[str], **stages_: Any) -> RunConfi
                 "extract": {"queries_per_text": 1},
                 "evolve": {"rounds": 0},
                 "dedup": {"exact": False, "minhash": False},
-                "attack": {"per_prompt": 0, "styles": ["base64"]},
+                "attack": {"per_prompt": 1, "styles": ["base64"]},
                 "translate": {"languages": languages},
                 **stages_,
             },
@@ -116,10 +116,15 @@ def test_translate_stage_after_pairs(tmp_path: Path):
     pairs = records(run_dir, "pairs")
     kept = {r.id: r for r in pairs if r.status == "ok"}
     assert kept, "the mock pipeline keeps pairs"
+    encoded = {i for i, r in kept.items() if any(s.name == "attack:base64" for s in r.lineage)}
+    assert encoded and len(encoded) < len(kept)
     out = records(run_dir, "translate")
     assert len(out) == 3 * len(kept)
     by_language: dict[str, list[Record]] = {}
     for r in out:
+        if r.meta["translation"]["source_id"] in encoded:  # base64: no text to translate
+            assert r.status == "filtered" and r.meta["translation"]["skipped"] == "encoded"
+            continue
         by_language.setdefault(r.meta["translation"]["to"], []).append(r)
     for code, text in (("es", SPANISH), ("de", GERMAN)):
         for r in by_language[code]:
@@ -143,8 +148,10 @@ def test_translate_stage_after_pairs(tmp_path: Path):
         assert r.failure.raw and "only write English" in r.failure.raw[0]
     (summary,) = [s for s in summaries if isinstance(s, TranslateSummary)]
     figures = summary.translation
-    n = len(kept)
+    n = len(kept) - len(encoded)
+    assert [len(by_language[c]) for c in ("es", "de", "zh")] == [n, n, n]
     assert figures["languages"]["es"]["translated"] == n
+    assert figures["languages"]["es"]["encoded"] == len(encoded)
     assert figures["languages"]["zh"]["wrong_language"] == n
     assert figures["languages"]["zh"]["translated_rate"] == 0.0
     assert figures["total"]["failed"] == n
@@ -157,7 +164,7 @@ def test_translate_stage_after_pairs(tmp_path: Path):
 
     written = export_run(run_dir, ["trl"])
     rows = [json.loads(x) for x in written["trl"].read_text().splitlines()]
-    assert [r["language"] for r in rows].count("es") == n and len(rows) == 3 * n
+    assert [r["language"] for r in rows].count("es") == n and len(rows) == len(kept) + 2 * n
     spanish = next(r for r in rows if r["language"] == "es")
     assert spanish["source_id"] in kept and spanish["chosen"].startswith(SPANISH)
     assert "| es | " in (run_dir / "export" / "README.md").read_text()
@@ -165,10 +172,10 @@ def test_translate_stage_after_pairs(tmp_path: Path):
     # resumed: nothing new; a language added later: only it is translated
     again = generate.run(config)
     (resumed,) = [s for s in again if isinstance(s, TranslateSummary)]
-    assert resumed.skipped_done == resumed.inputs == 3 * n and resumed.written == 0
+    assert resumed.skipped_done == resumed.inputs == 3 * len(kept) and resumed.written == 0
     more = generate.run(run_config(tmp_path, ["es", "de", "zh", "fr"]))
     (added,) = [s for s in more if isinstance(s, TranslateSummary)]
-    assert added.written == n and added.translation["languages"]["fr"]["translated"] == n
+    assert added.written == len(kept) and added.translation["languages"]["fr"]["translated"] == n
 
 
 def context(tmp_path: Path, responder: str) -> RunContext:

@@ -33,6 +33,7 @@ def translation_table(figures: dict[str, Any]) -> Table:
         "too short",
         "call failed",
         "already in it",
+        "encoded",
         "translated [95% CI]",
         title="translations (a language the translator cannot write shows as wrong language)",
     )
@@ -49,6 +50,7 @@ def translation_table(figures: dict[str, Any]) -> Table:
             str(f["too_short"]),
             str(f["call_failed"]),
             str(f["already"]),
+            str(f.get("encoded", 0)),
             pct(f["translated_rate"], f["translated_rate_low"], f["translated_rate_high"]),
         )
     return table

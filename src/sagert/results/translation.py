@@ -4,7 +4,8 @@ others were not (the model wrote another language, a malformed or cut-off answer
 Read from the stage's file (every record, resumed ones too). A record that failed says which
 check failed in `meta.translation.problem`; `wrong_language` is the one that tells a language
 the translator cannot write. translated_rate = translated / (translated + failed), with a
-Wilson 95% interval; records already in the language (`filtered`) are counted apart.
+Wilson 95% interval; records set aside (`filtered`: already in the language, or a prompt an
+encoding attack style made unreadable as text) are counted apart.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ PROBLEMS = ("wrong_language", "malformed", "truncated", "too_short", "call_faile
 
 
 def _counts() -> dict[str, int]:
-    return {"translated": 0, "failed": 0, **dict.fromkeys(PROBLEMS, 0), "already": 0}
+    return {"translated": 0, "failed": 0, **dict.fromkeys(PROBLEMS, 0), "already": 0, "encoded": 0}
 
 
 def translation_figures(records: Iterable[Record]) -> dict[str, Any]:
@@ -36,7 +37,7 @@ def translation_figures(records: Iterable[Record]) -> dict[str, Any]:
             if record.status == "ok":
                 c["translated"] += 1
             elif record.status == "filtered":
-                c["already"] += 1
+                c["encoded" if info.get("skipped") == "encoded" else "already"] += 1
             else:
                 c["failed"] += 1
                 problem = str(info.get("problem") or "call_failed")

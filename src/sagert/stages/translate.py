@@ -39,6 +39,12 @@ from sagert.store.records import Failure, LineageStep, Record, Response
 from sagert.translation.detect import LanguageDetector
 from sagert.translation.translate import TranslationError, Translator
 
+ENCODED_STYLES = frozenset(
+    {"base64", "rot13", "hex", "morse", "reversed", "leetspeak", "char_swap", "homoglyph"}
+    | {"token_split"}
+)
+"""Attack styles whose output is no longer text in a language: not translated (set aside);
+to attack in every language, put translate before attack (the styles then encode each one)."""
 PLAN_KEY = "translate_to"
 """meta of a stage input: the language this (record, language) plan translates into."""
 KINDS = {
@@ -121,8 +127,10 @@ class Translate:
         source_id = record.parent_id or record.id
         source = meta.get("language") or self.detector.detect(_all_text(record)).language
         info: dict[str, Any] = {"source_id": source_id, "from": source, "to": target}
-        if source == target:
-            info["skipped"] = f"already in {target}"
+        encoded = _encoded_by(record)
+        if encoded is not None or source == target:
+            info["skipped"] = "encoded" if encoded else "already"
+            info["reason"] = f"encoded by {encoded}" if encoded else f"already in {target}"
             return [record.filtered(self.name, meta={**meta, TRANSLATION_KEY: info})]
         model = ctx.role(self.settings.role)
         info["translator"] = model.spec.model
@@ -203,6 +211,14 @@ class Translate:
         count = ctx.store.count(name, ok_only=True) if name else 0
         records = chain(before, ctx.store.records(self.name, ok_only=True))
         return records, count + ctx.store.count(self.name, ok_only=True)
+
+
+def _encoded_by(record: Record) -> str | None:
+    for step in record.lineage:
+        kind, _, style = step.name.partition(":")
+        if kind == "attack" and style in ENCODED_STYLES:
+            return style
+    return None
 
 
 def _all_text(record: Record) -> str:
