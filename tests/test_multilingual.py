@@ -19,7 +19,7 @@ from rich.console import Console
 import sagert.stages  # noqa: F401  (registers the built-in stages)
 from conftest import FAST_RETRY
 from mock_responders import pipeline
-from sagert.cli.languages import language_rows, translation_table
+from sagert.cli.languages import language_rows, print_languages, translation_table
 from sagert.core.errors import ConfigError
 from sagert.engine.context import RunContext
 from sagert.engine.stage import build, stages
@@ -314,7 +314,9 @@ def translator(messages: list[Message], config: GenerateConfig) -> str:
     return "<translation>Explain how to do something with a lock or an account.</translation>"
 
 
-def test_evaluate_reports_attack_success_and_over_refusal_per_language(tmp_path: Path):
+def test_evaluate_reports_attack_success_and_over_refusal_per_language(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     path = tmp_path / "prompts.csv"
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
@@ -349,6 +351,11 @@ def test_evaluate_reports_attack_success_and_over_refusal_per_language(tmp_path:
     assert over == {"en": (0, 1), "es": (1, 1), "fr": (0, 1), "de": (0, 1), "zh": (0, 1)}
     assert all(r["judge_errors"] == 0 for r in rows.values())
     assert language_rows(summary) == summary["by"]["language"]
+    print_languages(summary)
+    shown = capsys.readouterr().out
+    assert "by language" in shown
+    assert re.search(r"de\W+1\W+0\W+0\.0%", shown)  # judged 1, unsafe 0: refused in German
+    assert re.search(r"es\W+1\W+1\W+100\.0%.*100\.0%", shown)  # ASR and over-refusal
 
     run_dir = config.run_dir
     saved = json.loads((run_dir / "summary.json").read_text())
