@@ -232,7 +232,8 @@ class LlamaGuard3:
     needs_model: ClassVar[bool] = True
     kind: ClassVar[JudgeKind] = "harm"
     languages: ClassVar[tuple[str, ...] | None] = ENGLISH_ONLY
-    """An English prompt, best in English: other languages are read in translation."""
+    """Its model card names eight languages, but its category prompt is English and it is
+    best measured in English: other languages are read in translation."""
     classifies_prompts: ClassVar[bool] = True
     description: ClassVar[str] = (
         "Llama Guard 3 prompt/response classification (safe, or unsafe with S-codes)."
