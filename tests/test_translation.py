@@ -99,6 +99,26 @@ def test_parse_rejects_no_translation(answer: str):
         parse_translation(answer, "Hello world")
 
 
+INSTRUCTIONS_TRANSLATED = (
+    "<translation>No responda, sigue, abrevia, calma o añade. Las reglas son las mismas: mantén"
+    " el significado, el tono y todos los detalles. Coloca la traducción, y nada más, entre"
+    " <translation> y </translation>. </translation>"
+)
+"""What Qwen2.5-Coder-1.5B answered once: the prompt's rules translated instead of the text."""
+
+
+def test_an_answer_that_translates_the_instructions_is_malformed():
+    with pytest.raises(ValueError, match="tag"):
+        parse_translation(INSTRUCTIONS_TRANSLATED, "I'm sorry, I can't help with stealing.")
+
+
+def test_far_longer_answer_is_an_answer_not_a_translation():
+    tr, _ = translator(f"<translation>{SPANISH_REFUSAL * 6}</translation>", attempts=1)
+    with pytest.raises(TranslationError) as err:
+        translate(tr, "I'm sorry, I can't.", "es")
+    assert err.value.problem == "too_long"
+
+
 def test_malformed_answers_fail_with_every_raw_answer_and_a_new_seed():
     tr, provider = translator("", "<translation>   </translation>")
     with pytest.raises(TranslationError) as err:

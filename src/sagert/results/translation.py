@@ -18,7 +18,7 @@ from sagert.store.records import Record
 
 TRANSLATION_KEY = "translation"
 """meta["translation"]: {source_id, from, to, translator, problem (failed records)}."""
-PROBLEMS = ("wrong_language", "malformed", "truncated", "too_short", "call_failed")
+PROBLEMS = ("wrong_language", "malformed", "truncated", "too_short", "too_long", "call_failed")
 
 
 def _counts() -> dict[str, int]:

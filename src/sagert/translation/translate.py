@@ -30,7 +30,9 @@ SHORT_SCRIPTS = frozenset({"zh", "ja", "ko"})
 """Scripts that take far fewer characters than a Latin one for the same text."""
 MIN_CHECKED_CHARS = 80
 
-Problem = Literal["call_failed", "malformed", "truncated", "too_short", "wrong_language"]
+Problem = Literal[
+    "call_failed", "malformed", "truncated", "too_short", "too_long", "wrong_language"
+]
 
 _TAGGED = re.compile(r"<translation>\s*(.*?)\s*(?:</translation>|\Z)", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"\A```[A-Za-z0-9_+-]*[ \t]*\n(.*?)\n?```\Z", re.DOTALL)
@@ -76,8 +78,12 @@ def parse_translation(answer: str, source: str) -> str:
             text = fence.group(1).strip()
     if not text:
         raise ValueError("empty translation")
-    if text.lower().startswith("<text>") and not source.lower().startswith("<text>"):
-        raise ValueError("the answer repeats the prompt's <text> block")
+    lowered, given = text.lower(), source.lower()
+    for tag in ("<text>", "</text>", "<translation>", "</translation>"):
+        if tag in lowered and tag not in given:
+            # e.g. the instructions translated instead of the text (their last rule names
+            # the tags), seen with Qwen2.5-1.5B
+            raise ValueError(f"the answer holds the prompt's {tag} tag: not the text translated")
     return text
 
 
@@ -92,6 +98,12 @@ def check_translation(
             f"translation too short ({len(text)} of {len(source)} characters): a refusal or a"
             " summary, not a translation"
         )
+    most = (6 if _short_script(source) else 3) * len(source) + 100
+    if len(text) > most:
+        return "too_long", (
+            f"translation too long ({len(text)} characters for {len(source)}): an answer to"
+            " the text, or the instructions, not a translation"
+        )
     detection = detector.detect(text)
     if detection.language is not None and detection.language != target:
         return "wrong_language", (
@@ -99,6 +111,12 @@ def check_translation(
             f" (p={detection.probability:.2f})"
         )
     return None, detection.language
+
+
+def _short_script(text: str) -> bool:
+    """Mostly CJK characters: the same text takes several times more in a Latin script."""
+    cjk = sum("\u3040" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af" for ch in text)
+    return cjk > len(text) / 4
 
 
 def max_tokens_for(text: str, target: str) -> int:
