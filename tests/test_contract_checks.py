@@ -140,6 +140,21 @@ def test_a_judge_that_signs_with_another_name_fails() -> None:
         check_judge(_register_judge(Impostor), answer="no")
 
 
+def test_a_judge_with_malformed_languages_fails() -> None:
+    class Babel(GoodJudge):
+        name: ClassVar[str] = "babel"
+        languages: ClassVar[Any] = ("English", "es")
+
+    with pytest.raises(ContractError, match="ISO 639-1"):
+        check_judge(_register_judge(Babel), answer="no")
+
+    class Polyglot(GoodJudge):
+        name: ClassVar[str] = "polyglot"
+        languages: ClassVar[Any] = None
+
+    check_judge(_register_judge(Polyglot), answer="no")
+
+
 def test_a_judge_that_never_sends_the_response_fails() -> None:
     class Blind(GoodJudge):
         name: ClassVar[str] = "blind"

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from sagert.cli.console import console
 from sagert.cli.executor import ExecutorOption, RayAddressOption, with_executor
+from sagert.cli.languages import print_languages
 from sagert.cli.progress import stage_progress
 from sagert.cli.summary import print_stop
 from sagert.cli.tables import print_models, stages_table
@@ -92,6 +93,7 @@ def print_evaluation(run_dir: Path, result: EvaluationResult) -> None:
             _rate(row, "over_refusal"),
         )
     out.print(rates)
+    print_languages(summary)
     if calibrated:
         cal = summary["judge_calibration"]
         out.print(

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from sagert.cli.console import console
 from sagert.cli.gates import print_gates
+from sagert.cli.languages import print_translations
 from sagert.cli.tables import print_models, stages_table
 from sagert.core.terminal import plain
 from sagert.engine.summary import StageSummary, stopped_by
@@ -26,6 +27,7 @@ def print_summary(run_dir: Path, summaries: list[StageSummary]) -> None:
         out.print(why)
     print_models(out, summaries, tokens=True, title="models (this run)")
     print_gates(summaries)
+    print_translations(summaries)
     wall = sum(s.seconds for s in summaries)
     out.print(Text(f"run: {run_dir}  ({wall:.1f} s in stages)"))
     print_stop(summaries)

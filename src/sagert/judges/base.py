@@ -45,6 +45,9 @@ class Score(BaseModel):
     """The sub-scores behind `score`, as the judge names them (refused, convincing, ...)."""
     members: list[Score] | None = None
     """A panel's member scores, errors included, in the order of its members."""
+    translated_from: str | None = None
+    """The language (ISO 639-1) of the text this judge was given, when it read an English
+    translation of it (it reads only English; see translation/english.py); None: as given."""
 
     @property
     def is_error(self) -> bool:
@@ -93,6 +96,16 @@ def judge_kind(judge: object) -> JudgeKind:
     nothing is ever claimed to be validated by harm on a judge's silence."""
     kind = getattr(judge, "kind", None)
     return "harm" if kind == "harm" else "refusal"
+
+
+ENGLISH_ONLY: tuple[str, ...] = ("en",)
+
+
+def judge_languages(judge: object) -> tuple[str, ...] | None:
+    """The languages a judge reads (`languages` on the class; None: any). A judge that does
+    not say reads English only: what it is given in another language is translated first."""
+    languages = getattr(judge, "languages", ENGLISH_ONLY)
+    return None if languages is None else tuple(languages)
 
 
 def classifies_prompts(judge: object) -> bool:

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sagert.judges.base import (
+    ENGLISH_ONLY,
     JudgeContext,
     JudgeInput,
     JudgeKind,
@@ -74,6 +75,8 @@ class HarmIntentJudge:
     name: ClassVar[str] = "harm_intent"
     needs_model: ClassVar[bool] = True
     kind: ClassVar[JudgeKind] = "harm"
+    languages: ClassVar[tuple[str, ...] | None] = ENGLISH_ONLY
+    """An English prompt, best in English: other languages are read in translation."""
     classifies_prompts: ClassVar[bool] = True
     reads_original: ClassVar[bool] = True
     """Given `behavior` (the original request), it checks the intent is kept."""

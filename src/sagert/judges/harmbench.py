@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sagert.judges.base import (
+    ENGLISH_ONLY,
     JudgeCallError,
     JudgeContext,
     JudgeInput,
@@ -64,6 +65,8 @@ class HarmBenchJudge:
     name: ClassVar[str] = "harmbench"
     needs_model: ClassVar[bool] = True
     kind: ClassVar[JudgeKind] = "harm"
+    languages: ClassVar[tuple[str, ...] | None] = ENGLISH_ONLY
+    """An English prompt, best in English: other languages are read in translation."""
     classifies_prompts: ClassVar[bool] = False
     description: ClassVar[str] = (
         "HarmBench classifier prompt: yes (unsafe) / no (safe) for a response to a behaviour."

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from sagert.judges.base import (
+    ENGLISH_ONLY,
     JudgeCallError,
     JudgeContext,
     JudgeInput,
@@ -230,6 +231,9 @@ class LlamaGuard3:
     name: ClassVar[str] = "llamaguard3"
     needs_model: ClassVar[bool] = True
     kind: ClassVar[JudgeKind] = "harm"
+    languages: ClassVar[tuple[str, ...] | None] = ENGLISH_ONLY
+    """Its model card names eight languages, but its category prompt is English and it is
+    best measured in English: other languages are read in translation."""
     classifies_prompts: ClassVar[bool] = True
     description: ClassVar[str] = (
         "Llama Guard 3 prompt/response classification (safe, or unsafe with S-codes)."

@@ -34,6 +34,7 @@ from sagert.judges.base import (
     classifies_prompts,
     error_score,
     judge_kind,
+    judge_languages,
     judge_settings,
     judges,
 )
@@ -171,6 +172,14 @@ class PanelJudge:
     @property
     def classifies_prompts(self) -> bool:
         return all(classifies_prompts(m) for m in self.members)
+
+    @property
+    def languages(self) -> tuple[str, ...] | None:
+        """What every member reads: one English-only member makes the panel read English."""
+        sets = [set(langs) for m in self.members if (langs := judge_languages(m)) is not None]
+        if not sets:
+            return None
+        return tuple(sorted(set.intersection(*sets) | {"en"}))
 
     async def score(self, item: JudgeInput, ctx: JudgeContext) -> Score:
         scores = list(await asyncio.gather(*(_member_score(m, item, ctx) for m in self.members)))

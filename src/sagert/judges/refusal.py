@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sagert.core.refusals import REFUSAL_MARKERS, find_marker, normalize
 from sagert.judges.base import (
+    ENGLISH_ONLY,
     JudgeContext,
     JudgeInput,
     JudgeKind,
@@ -51,6 +52,8 @@ class RefusalJudge:
     name: ClassVar[str] = "refusal"
     needs_model: ClassVar[bool] = False
     kind: ClassVar[JudgeKind] = "refusal"
+    languages: ClassVar[tuple[str, ...] | None] = ENGLISH_ONLY
+    """English markers: an answer in another language is read in its English translation."""
     classifies_prompts: ClassVar[bool] = False
     description: ClassVar[str] = (
         "Refusal detector on the shared marker list: refused / complied, no model needed."

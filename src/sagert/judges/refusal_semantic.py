@@ -71,6 +71,8 @@ class RefusalSemanticJudge:
     name: ClassVar[str] = NAME
     needs_model: ClassVar[bool] = False
     kind: ClassVar[JudgeKind] = "refusal"
+    languages: ClassVar[tuple[str, ...] | None] = ("en", "es", "fr", "de", "zh")
+    """The languages of its labelled set (docs/judges.md); others are read in English."""
     description: ClassVar[str] = (
         "Refusal detector on all-MiniLM-L6-v2 embeddings of prompt and response with a trained "
         "head: refused / complied, any language in its labelled set, no judge model needed "

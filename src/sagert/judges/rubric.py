@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sagert.core.errors import ConfigError
 from sagert.judges.base import (
+    ENGLISH_ONLY,
     NO_MODEL,
     JudgeContext,
     JudgeInput,
@@ -71,6 +72,8 @@ class RubricJudge:
     name: ClassVar[str] = "rubric"
     needs_model: ClassVar[bool] = True
     kind: ClassVar[JudgeKind] = "harm"
+    languages: ClassVar[tuple[str, ...] | None] = ENGLISH_ONLY
+    """An English prompt, best in English: other languages are read in translation."""
     classifies_prompts: ClassVar[bool] = True
     description: ClassVar[str] = (
         "LLM judge with a user-written rubric; answers safe/unsafe with categories in JSON."

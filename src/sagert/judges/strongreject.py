@@ -23,6 +23,7 @@ from typing import Any, ClassVar, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field
 
 from sagert.judges.base import (
+    ENGLISH_ONLY,
     JudgeContext,
     JudgeInput,
     JudgeKind,
@@ -114,6 +115,8 @@ class StrongRejectJudge:
     name: ClassVar[str] = "strongreject"
     needs_model: ClassVar[bool] = True
     kind: ClassVar[JudgeKind] = "harm"
+    languages: ClassVar[tuple[str, ...] | None] = ENGLISH_ONLY
+    """An English prompt, best in English: other languages are read in translation."""
     classifies_prompts: ClassVar[bool] = False
     description: ClassVar[str] = (
         "StrongREJECT rubric judge: a 0-1 harm score from refusal, convincingness and "

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sagert.judges.base import (
+    ENGLISH_ONLY,
     JudgeContext,
     JudgeInput,
     JudgeKind,
@@ -115,6 +116,8 @@ class XSTestJudge:
     name: ClassVar[str] = "xstest"
     needs_model: ClassVar[bool] = True
     kind: ClassVar[JudgeKind] = "refusal"
+    languages: ClassVar[tuple[str, ...] | None] = ENGLISH_ONLY
+    """An English prompt, best in English: other languages are read in translation."""
     classifies_prompts: ClassVar[bool] = False
     description: ClassVar[str] = (
         "XSTest over-refusal classifier: complied (full compliance) or refused (full or "

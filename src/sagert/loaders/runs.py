@@ -97,7 +97,7 @@ def _export_rows(path: Path, opts: LoaderOptions) -> Iterator[Record]:
         assert prompt is not None
         d = row.data
         taxonomy = TaxonomyPath(**{lvl: d.get(f"taxonomy_{lvl}") or None for lvl in LEVELS})
-        meta = {k: d[k] for k in ("attack", "evolution", "region", "topic") if d.get(k)}
+        meta = {k: d[k] for k in ("attack", "evolution", "region", "language", "topic") if d.get(k)}
         lineage: list[LineageStep] = []
         if isinstance(d.get("lineage"), str):
             try:

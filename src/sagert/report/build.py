@@ -192,12 +192,13 @@ def _evaluation_view(summary: dict[str, Any] | None) -> dict[str, Any] | None:
                 rate="over_refusal",
             )
         )
-        benign_macro = [r for r in by["macro"] if r["benign_judged"]]
-        if len(benign_macro) > 1:
-            keys = ("target", "macro") if many else ("macro",)
-            charts.append(
-                _rate_chart("Over-refusal by category", benign_macro, keys, rate="over_refusal")
-            )
+        for grouping, title in (("macro", "category"), ("language", "language")):
+            benign = [r for r in by[grouping] if r["benign_judged"]]
+            varied = len({r[grouping] for r in benign}) > 1
+            if varied or (grouping == "macro" and len(benign) > 1):
+                keys = ("target", grouping) if many else (grouping,)
+                chart = _rate_chart(f"Over-refusal by {title}", benign, keys, rate="over_refusal")
+                charts.append(chart)
     return {
         "targets": targets,
         "calibration": summary.get("judge_calibration"),

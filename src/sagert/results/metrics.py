@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
+from sagert.core.languages import language_code
 from sagert.results.calibration import Calibration, corrected_fields
 from sagert.results.disagreement import DisagreementTally, panel_split
 from sagert.results.intervals import Z95 as Z95
@@ -155,13 +156,22 @@ def _verdict(score: Any) -> str:
     return str(score.get("verdict") or "") if isinstance(score, dict) else ""
 
 
+LANGUAGE_STEPS = ("attack:translation", "translate:")
+"""Lineage steps that put a prompt into a language: the translation attack, the translate stage."""
+
+
 def language_of(record: Record) -> str:
-    """The translation attack's language, else the record's language or region."""
+    """The language the prompt was sent in: the last translation in its lineage (attack style
+    or translate stage), else the record's language (the translate stage's, a loader's, or
+    the one `evaluate` detected), else its region."""
     for step in reversed(record.lineage):
-        if step.name == "attack:translation" and step.args.get("language"):
-            return str(step.args["language"])
-    value = record.meta.get("language") or record.meta.get("region")
-    return str(value) if value else MISSING
+        if step.name.startswith(LANGUAGE_STEPS) and step.args.get("language"):
+            return language_code(str(step.args["language"]))
+    value = record.meta.get("language")
+    if value:
+        return language_code(str(value))
+    region = record.meta.get("region")
+    return str(region) if region else MISSING
 
 
 @dataclass

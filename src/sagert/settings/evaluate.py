@@ -75,6 +75,12 @@ class EvaluateSettings(BaseModel):
         " another refusal judge such as refusal_semantic.",
     )
     over_refusal_judge_settings: dict[str, Any] = Field(default_factory=dict)
+    back_translate: bool = Field(
+        default=True,
+        description="A judge that reads only English (refusal, llamaguard3, harmbench...) gets"
+        " the English translation (translator role, cached) of a prompt or answer detected in"
+        " another language, and its score says so (translated_from); false: judged as given.",
+    )
     judge_calibration: Path | None = Field(
         default=None,
         description="A `sagert judge-eval --json` file of this judge: ASR is also reported"

@@ -37,6 +37,7 @@ class ModelsConfig(BaseModel):
     target: ModelSpec | None = None
     judge: ModelSpec | None = None
     attacker: ModelSpec | None = None
+    translator: ModelSpec | None = None
 
     def for_role(self, role: RoleName) -> ModelSpec:
         spec: ModelSpec | None = getattr(self, role)

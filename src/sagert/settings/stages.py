@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sagert.settings.dedup import DedupSettings
 from sagert.settings.iterative import CrescendoStage, PairStage, TapStage
@@ -149,6 +150,11 @@ class JudgeStage(BaseModel):
 
     judge: str = Field(default="refusal", description="A registered judge: sagert list judges.")
     settings: dict[str, Any] = Field(default_factory=dict)
+    back_translate: bool = Field(
+        default=True,
+        description="A judge that reads only English gets the English translation (translator"
+        " role, cached) of a text detected in another language; false: judged as given.",
+    )
     concurrency: int = Field(default=64, ge=1, le=4096)
 
     @model_validator(mode="before")
@@ -206,6 +212,38 @@ def panel_shorthand(data: Any, name_key: str, settings_key: str) -> Any:
     return {**data, name_key: "panel", settings_key: panel}
 
 
+LANGUAGE_CODE = r"^[a-z]{2}$"
+
+
+class TranslateStage(BaseModel):
+    """Whole records (prompt or conversation, chosen, rejected) translated into each language."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    languages: list[str] = Field(
+        default_factory=list,
+        description="ISO 639-1 codes (es, fr, de, zh...); empty: the stage is off (no call).",
+    )
+    role: RoleName = Field(default="translator", description="The model role that translates.")
+    attempts: int = Field(
+        default=2, ge=1, le=10, description="Tries per text (malformed or wrong language)."
+    )
+    max_tokens: int | None = Field(
+        default=None, ge=16, description="Per translated text; unset: from the text's length."
+    )
+    concurrency: int = Field(default=64, ge=1, le=4096)
+
+    @field_validator("languages")
+    @classmethod
+    def _codes(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a language is listed twice")
+        for code in value:
+            if not re.match(LANGUAGE_CODE, code):
+                raise ValueError(f"language {code!r}: give a two-letter ISO 639-1 code (es, zh)")
+        return value
+
+
 ExportFormat = Literal["trl", "jsonl", "parquet", "hf"]
 
 
@@ -231,9 +269,11 @@ GENERATION_PIPELINE = (
     "responses",
     "judge",
     "pairs",
+    "translate",
 )
 """`sagert generate`'s stages, in order: SAGE-RT's process from the taxonomy to DPO pairs.
-The two gates are off (left out of the plan, no call) until `stages.gate.judge` is set."""
+The two gates are off (left out of the plan, no call) until `stages.gate.judge` is set, and
+`translate` until `stages.translate.languages` names a language."""
 
 
 class BaselineStage(BaseModel):
@@ -274,3 +314,4 @@ class StagesConfig(BaseModel):
     pair: PairStage = Field(default_factory=PairStage)
     tap: TapStage = Field(default_factory=TapStage)
     crescendo: CrescendoStage = Field(default_factory=CrescendoStage)
+    translate: TranslateStage = Field(default_factory=TranslateStage)

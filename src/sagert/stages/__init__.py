@@ -12,6 +12,7 @@ from sagert.stages import (
     pairs,
     respond,
     sample,
+    translate,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "pairs",
     "respond",
     "sample",
+    "translate",
 ]

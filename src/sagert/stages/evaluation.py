@@ -37,8 +37,13 @@ from sagert.models.types import Message
 from sagert.results.metrics import EVAL_ATTACK_STAGE, EVALUATE_STAGE, OVER_REFUSAL_KEY
 from sagert.settings.evaluate import EvaluateSettings
 from sagert.store.records import Failure, Record
+from sagert.translation.english import EnglishReader, reads_only_some, score_readable
+from sagert.translation.translate import Translator
 
 NO_ATTACK = "none"
+TRANSLATOR = "translator"
+Reading = tuple[Translator | None, int]
+"""How an English-only judge reads: the translator (None: as given) and the run seed."""
 
 
 def attack_label(source_attack: Any, attack: str) -> str:
@@ -133,6 +138,8 @@ class EvalRespond:
     targets: tuple[str, ...] = field(init=False)
     judge: Judge = field(init=False)
     refusal: Judge = field(init=False)
+    reader: EnglishReader = field(init=False)
+    """The language detector, and back-translation for judges that read only English."""
 
     def __post_init__(self) -> None:
         self.targets = tuple(self.settings.targets)
@@ -147,6 +154,12 @@ class EvalRespond:
                 field="evaluate.over_refusal_judge",
                 fix="use refusal, xstest or another refusal judge (verdicts refused/complied)",
             )
+        self.reader = EnglishReader()
+
+    @property
+    def _back_translates(self) -> bool:
+        judges = (self.judge, self.refusal)
+        return self.settings.back_translate and any(map(reads_only_some, judges))
 
     @property
     def _needs_judge_model(self) -> bool:
@@ -160,10 +173,12 @@ class EvalRespond:
             "judge_settings": self.settings.judge_settings,
             "over_refusal_judge": self.settings.over_refusal_judge,
             "over_refusal_judge_settings": self.settings.over_refusal_judge_settings,
+            "back_translate": self.settings.back_translate,
         }
 
     def roles(self) -> tuple[str, ...]:
-        return (*self.targets, *(("judge",) if self._needs_judge_model else ()))
+        judge = ("judge",) if self._needs_judge_model else ()
+        return (*self.targets, *judge, *((TRANSLATOR,) if self._back_translates else ()))
 
     async def process(self, record: Record, ctx: RunContext) -> list[Record]:
         target = str(record.meta["target"])
@@ -173,6 +188,10 @@ class EvalRespond:
             templates=ctx.templates,
             model=ctx.role("judge") if self._needs_judge_model else None,
         )
+        translator = None
+        if self._back_translates:
+            translator = Translator(ctx.role(TRANSLATOR), ctx.templates, self.reader.detector)
+        reading: Reading = (translator, ctx.config.seed)
         # The sample seed depends on the attacked prompt, not the target: targets get the
         # same seeds, so a comparison is like for like.
         prompt_id = record.parent_id or record.id
@@ -185,11 +204,19 @@ class EvalRespond:
         out: list[Record] = []
         async with aclosing(samples):
             async for sample in samples:
-                out.append(await self._result(record, sample, target, model.spec.model, jctx))
+                out.append(
+                    await self._result(record, sample, target, model.spec.model, jctx, reading)
+                )
         return out
 
     async def _result(
-        self, record: Record, sample: Sample, target: str, model: str, jctx: JudgeContext
+        self,
+        record: Record,
+        sample: Sample,
+        target: str,
+        model: str,
+        jctx: JudgeContext,
+        reading: Reading,
     ) -> Record:
         """One answer with its scores, or a target error: a failed record, counted apart."""
         meta = {
@@ -199,6 +226,9 @@ class EvalRespond:
             "judge": self.judge.name,
             OVER_REFUSAL_KEY: self.refusal.name,
         }
+        language = self._language(record)
+        if language is not None:
+            meta["language"] = language
         if sample.error is not None:
             exc = sample.error
             failure = Failure(
@@ -211,12 +241,35 @@ class EvalRespond:
                 self.name, sample.index, status="failed", failure=failure, meta=meta
             )
         response = sample.unwrap()
-        scores = await self._scores(record, response.text, jctx)
+        answered_in = self.reader.detector.detect(response.text).language
+        if answered_in is not None:
+            meta["response_language"] = answered_in
+        scores = await self._scores(record, response.text, jctx, reading)
         return record.child(
             self.name, sample.index, responses={target: [response]}, scores=scores, meta=meta
         )
 
-    async def _scores(self, record: Record, text: str, jctx: JudgeContext) -> dict[str, Any]:
+    def _language(self, record: Record) -> str | None:
+        """The prompt's language: the record's own (a translation, a loader's column), else
+        the detected language of the request as written before any attack."""
+        given = record.meta.get("language")
+        if given:
+            return str(given)
+        return self.reader.detector.detect(record.seed_prompt or record.prompt or "").language
+
+    async def _score(
+        self, judge: Judge, item: JudgeInput, jctx: JudgeContext, reading: Reading
+    ) -> Score:
+        """A judge's score, read in English when it reads only English (back_translate)."""
+        translator, seed = reading
+        try:
+            return await score_readable(judge, item, jctx, self.reader, translator, seed)
+        except Exception as exc:  # a judge that raises is a judge error, not a target error
+            return error_score(judge.name, f"{type(exc).__name__}: {exc}")
+
+    async def _scores(
+        self, record: Record, text: str, jctx: JudgeContext, reading: Reading
+    ) -> dict[str, Any]:
         # The judge reads the plain request (before any attack), so an encoded prompt does not
         # hide what was asked; the answer is the target's, as given.
         plain = record.seed_prompt or record.prompt or ""
@@ -227,19 +280,13 @@ class EvalRespond:
             behavior=plain,
             context=str(context) if context else None,
         )
-        scores = {self.judge.name: (await _safe_score(self.judge, item, jctx)).model_dump()}
+        scores = {
+            self.judge.name: (await self._score(self.judge, item, jctx, reading)).model_dump()
+        }
         # A refusal detector that asks a model is asked about benign prompts only: that is
         # the only place its verdict is counted (over-refusal).
         wanted = not self.refusal.needs_model or record.meta.get("benign") is True
         if self.refusal.name != self.judge.name and wanted:
-            refusal = await _safe_score(self.refusal, item, jctx)
+            refusal = await self._score(self.refusal, item, jctx, reading)
             scores[self.refusal.name] = refusal.model_dump()
         return scores
-
-
-async def _safe_score(judge: Judge, item: JudgeInput, jctx: JudgeContext) -> Score:
-    """A judge that raises is a judge error for this answer, not a failed target call."""
-    try:
-        return await judge.score(item, jctx)
-    except Exception as exc:
-        return error_score(judge.name, f"{type(exc).__name__}: {exc}")

@@ -18,8 +18,11 @@ from sagert.models.types import GenerateConfig, Message
 from sagert.settings.run import RunConfig
 from sagert.settings.stages import JudgeStage, PairsStage, ResponsesStage
 from sagert.store.records import Record, Response
+from sagert.translation.english import EnglishReader, reads_only_some, score_readable
+from sagert.translation.translate import Translator
 
 CHOSEN, REJECTED = "chosen", "rejected"
+TRANSLATOR = "translator"
 SAFE_FOR_CHOSEN = frozenset({"safe", "refused"})
 UNSAFE_FOR_REJECTED = frozenset({"unsafe", "complied"})
 GOOD_VERDICTS: dict[JudgeKind, tuple[frozenset[str], frozenset[str]]] = {
@@ -99,21 +102,30 @@ class JudgeResponses:
 
     settings: JudgeStage
     judge: Judge = field(init=False)
+    reader: EnglishReader | None = field(init=False, default=None)
+    """Back-translation for a judge that reads only English (None: off, or not needed)."""
 
     def __post_init__(self) -> None:
         self.judge = make_judge(self.settings.judge, self.settings.settings)
+        if self.settings.back_translate and reads_only_some(self.judge):
+            self.reader = EnglishReader()
 
     def spec(self) -> dict[str, Any]:
         return self.settings.model_dump()
 
     def roles(self) -> tuple[str, ...]:
-        return ("judge",) if self.judge.needs_model else ()
+        judge = ("judge",) if self.judge.needs_model else ()
+        return (*judge, *((TRANSLATOR,) if self.reader else ()))
 
     async def process(self, record: Record, ctx: RunContext) -> list[Record]:
         jctx = JudgeContext(
             templates=ctx.templates,
             model=ctx.role("judge") if self.judge.needs_model else None,
         )
+        reader = self.reader
+        translator = None
+        if reader is not None:
+            translator = Translator(ctx.role(TRANSLATOR), ctx.templates, reader.detector)
         verdicts: dict[str, list[dict[str, Any]]] = {}
         for side in (CHOSEN, REJECTED):
             scores: list[Score] = []
@@ -124,7 +136,11 @@ class JudgeResponses:
                     behavior=record.seed_prompt,
                     turns=record.turns[:-1] if record.turns else None,
                 )
-                scores.append(await self.judge.score(item, jctx))
+                scores.append(
+                    await score_readable(
+                        self.judge, item, jctx, reader, translator, ctx.config.seed
+                    )
+                )
             verdicts[side] = [sc.model_dump() for sc in scores]
         scores_by_judge = {**record.scores, self.judge.name: verdicts}
         return [record.child(self.name, scores=scores_by_judge)]

@@ -27,13 +27,17 @@ EXPORT_FORMATS = ("trl", "jsonl", "parquet", "hf")
 
 
 PAIRS_STAGE = "pairs"
+TRANSLATE_STAGE = "translate"
+"""Its pairs (one per language of each validated pair) are exported after the source pairs."""
 HUB_DATA_FILE = "data/train-00000-of-00001.parquet"
 """Where `DatasetDict.push_to_hub` puts a one-shard train split; the card's `configs:` names it."""
 HUB_DATA_GLOB = "data/train-*"
 
 
 def pair_records(store: RunStore) -> Iterator[Record]:
-    return (r for r in store.records(PAIRS_STAGE, ok_only=True) if "pair" in r.meta)
+    """The validated pairs, then their translations (the translate stage after pairs)."""
+    for stage in (PAIRS_STAGE, TRANSLATE_STAGE):
+        yield from (r for r in store.records(stage, ok_only=True) if "pair" in r.meta)
 
 
 def validated_by(pair: dict[str, Any]) -> str:
@@ -87,6 +91,8 @@ def trl_row(record: Record, conversational: bool = False) -> dict[str, Any]:
             "rejected_verdict": verdicts.get("rejected", [{}])[pair["rejected"]].get("verdict"),
             "chosen_model": chosen.model,
             "rejected_model": rejected.model,
+            "language": record.meta.get("language"),
+            "source_id": (record.meta.get("translation") or {}).get("source_id"),
         }
     )
     return row
@@ -230,6 +236,7 @@ def dataset_card(
     sub: Counter[str] = Counter()
     attack: Counter[str] = Counter()
     fmt: Counter[str] = Counter()
+    language: Counter[str] = Counter()
     validation: Counter[tuple[str, str]] = Counter()
     with trl_path.open(encoding="utf-8") as fh:
         for line in fh:
@@ -239,6 +246,7 @@ def dataset_card(
             sub[row["taxonomy_sub"] or "-"] += 1
             attack[row["attack"] or "none"] += 1
             fmt[row["format"] or "-"] += 1
+            language[row.get("language") or "source"] += 1
     manifest = store.manifest()
     lines = [
         "---",
@@ -285,4 +293,7 @@ def dataset_card(
     lines += [f"| {k} | {v} |" for k, v in attack.most_common()]
     lines += ["", "| task format | pairs |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in fmt.most_common()]
+    if set(language) - {"source"}:
+        lines += ["", "| language (translate stage) | pairs |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in language.most_common()]
     return "\n".join(lines) + "\n"

@@ -45,6 +45,18 @@ def check_judge(
     require(judge.name == name, who, f"an instance says name {judge.name!r}")
     require(isinstance(judge.needs_model, bool), who, "`needs_model` must be a bool")
     require(isinstance(cls.description, str) and cls.description.strip(), who, "no description")
+    languages = getattr(judge, "languages", ("en",))
+    require(
+        languages is None
+        or (
+            isinstance(languages, tuple | list)
+            and bool(languages)
+            and all(isinstance(c, str) and len(c) == 2 and c.islower() for c in languages)
+        ),
+        who,
+        "`languages` must be None (any) or ISO 639-1 codes such as ('en', 'es'); leave it out"
+        " for English only",
+    )
     templates = Templates()
 
     def score(item: JudgeInput, model: Any) -> Score:
