@@ -113,6 +113,9 @@ class GuardLoopSettings(BaseModel):
     max_steps: int | None = Field(
         default=None, ge=1, description="Retraining steps per round (default: guard.epochs)."
     )
+    repeat_mistakes: int = Field(
+        default=2, ge=1, le=20, description="Copies of each mistake in the training data."
+    )
     concurrency: int = Field(default=8, ge=1, le=1024)
 
     @model_validator(mode="after")

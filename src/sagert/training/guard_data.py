@@ -129,12 +129,15 @@ class FileExamples:
     skipped_heldout: int = 0
 
 
-def file_examples(path: Path) -> FileExamples:
-    """A labelled file's rows; a bad label is one line naming the row."""
+def file_examples(path: Path, *, include_heldout: bool = False) -> FileExamples:
+    """A labelled file's rows; a bad label is one line naming the row. Held-out rows are only
+    counted, unless `include_heldout` (a file that is itself the held-out set)."""
     out = FileExamples()
     for row in rows(path, comments=True):
         data = row.data
         split = str(data.get("split") or "").strip().lower()
+        if include_heldout and split == HELDOUT:
+            split = "validation"
         if split == HELDOUT:
             out.skipped_heldout += 1
             continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +83,10 @@ def dataset(
     *,
     extra: Iterable[GuardExample] = (),
     labels: list[str] | None = None,
+    required: bool = True,
 ) -> Dataset:
-    """Every example the guard trains and validates on: the run's, the files', `extra`."""
+    """Every example the guard trains and validates on: the run's, the files', `extra`
+    (`required`: none to train on is an error)."""
     examples = run_examples(config, settings) if settings.run else []
     skipped = 0
     for name in settings.examples:
@@ -95,7 +97,7 @@ def dataset(
     data = build_dataset(
         examples, settings.validation_fraction, labels=labels, skipped_heldout=skipped
     )
-    if not data.split("train"):
+    if required and not data.split("train"):
         raise UserError(
             "no guard training examples",
             file=config.run_dir,
@@ -108,19 +110,21 @@ def dataset(
 def request_for(
     config: RunConfig,
     settings: GuardSettings,
-    data: Dataset,
+    train: Sequence[GuardExample],
+    validation: Sequence[GuardExample],
+    labels: list[str],
     out: Path,
     *,
     base_model: str | None = None,
 ) -> GuardRequest:
     """Write the examples beside the model and describe the training."""
     train_file, valid_file = out / TRAIN_EXAMPLES, out / VALIDATION_EXAMPLES
-    write_examples(train_file, data.split("train"))
-    write_examples(valid_file, data.split("validation"))
+    write_examples(train_file, train)
+    write_examples(valid_file, validation)
     return GuardRequest(
         train_file=str(train_file),
         validation_file=str(valid_file),
-        labels=data.labels,
+        labels=labels,
         input_template=input_template(config),
         settings=settings,
         output_dir=str(out),
@@ -154,4 +158,7 @@ def run(
     data = dataset(config, settings)
     if data.skipped_heldout:
         log.info("guard: %d held-out rows left out of training", data.skipped_heldout)
-    return train_request(request_for(config, settings, data, out))
+    request = request_for(
+        config, settings, data.split("train"), data.split("validation"), data.labels, out
+    )
+    return train_request(request)
