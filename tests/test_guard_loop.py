@@ -51,17 +51,18 @@ def loop_settings(**changes: Any) -> GuardLoopSettings:
     return GuardLoopSettings.model_validate({"per_request": 2, **changes})
 
 
-def test_the_plan_walks_categories_kinds_and_languages_round_after_round():
-    settings = loop_settings(requests=3, languages=["en", "fr"], kinds=["harmful_complied"])
-    first = plan(settings, ["crime", "hate"], 1)
-    second = plan(settings, ["crime", "hate"], 2)
-    assert [(r.category, r.language) for r in first] == [
-        ("crime", "en"),
-        ("crime", "fr"),
-        ("hate", "en"),
-    ]
-    assert (second[0].category, second[0].language) == ("hate", "fr")
-    assert [r.index for r in second] == [0, 1, 2] and {r.round for r in second} == {2}
+def test_the_plan_mixes_categories_kinds_and_languages_round_after_round():
+    settings = loop_settings(requests=4, languages=["en", "fr"], kinds=["harmful_complied"])
+    rounds = [plan(settings, ["crime", "hate"], n, run_seed=3) for n in (1, 2, 3)]
+    combos = [(r.category, r.language) for r in rounds[0] + rounds[1]]
+    assert sorted(combos) == sorted(
+        [("crime", "en"), ("crime", "fr"), ("hate", "en"), ("hate", "fr")] * 2
+    )  # every combination, in turn
+    assert combos[:4] == combos[4:] and len(set(combos[:4])) == 4
+    assert [r.index for r in rounds[2]] == [0, 1, 2, 3] and {r.round for r in rounds[2]} == {3}
+    assert rounds[0] == plan(settings, ["crime", "hate"], 1, run_seed=3)  # seeded
+    other = [plan(settings, ["crime", "hate"], 1, run_seed=s)[0].category for s in range(20)]
+    assert len(set(other)) == 2  # the order depends on the run seed
 
 
 @pytest.mark.parametrize(
@@ -300,9 +301,11 @@ def test_two_rounds_learn_the_first_rounds_mistakes_and_resume(loop_config):
     trained = read_examples(where / "guard" / "examples.train.jsonl")
     assert len(trained) == 8 * 2  # every mistake twice (repeat_mistakes: 2)
     labelled = [json.loads(line) for line in (where / "labelled.jsonl").read_text().splitlines()]
-    assert (
-        labelled[0]["labels"]["prompt"] is True and labelled[0]["guard"]["prompt_unsafe"] is False
-    )
+    harmful = next(r for r in labelled if r["request"]["kind"] == "harmful_complied")
+    assert harmful["labels"] == {**harmful["labels"], "prompt": True, "response": True}
+    assert harmful["guard"] == {"prompt_unsafe": False, "response_unsafe": False}
+    benign = next(r for r in labelled if r["request"]["kind"] == "benign_helpful")
+    assert (benign["labels"]["prompt"], benign["guard"]["prompt_unsafe"]) == (False, True)
     assert calls["train"] == 2
     again = guard_loop.run(config)  # every round done: read back, nothing trained again
     assert calls["train"] == 2 and again["first_mistakes_f1"] == summary["first_mistakes_f1"]

@@ -111,6 +111,7 @@ def train_guard(request: GuardRequest) -> GuardResult:
         seed=settings.seed,
         use_cpu=use_cpu,
         **_warmup(transformers, settings.warmup_ratio),
+        **_by_length(transformers),
     )
     log = _LossLog(out / LOG_FILE)
     trainer = transformers.Trainer(
@@ -281,6 +282,14 @@ def _warmup(transformers: Any, ratio: float) -> dict[str, float]:
     """transformers 5 takes a ratio as a float warmup_steps; older versions had warmup_ratio."""
     params = inspect.signature(transformers.TrainingArguments.__init__).parameters
     return {"warmup_ratio": ratio} if "warmup_ratio" in params else {"warmup_steps": ratio}
+
+
+def _by_length(transformers: Any) -> dict[str, Any]:
+    """Batches of like length (prompts are short, answers long): less padding to compute."""
+    params = inspect.signature(transformers.TrainingArguments.__init__).parameters
+    if "train_sampling_strategy" in params:
+        return {"train_sampling_strategy": "group_by_length"}
+    return {"group_by_length": True}
 
 
 def _last_checkpoint(out: Path) -> Path | None:

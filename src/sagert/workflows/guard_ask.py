@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from sagert.core.errors import UserError
-from sagert.core.seeds import record_seed
+from sagert.core.seeds import record_rng, record_seed
 from sagert.core.templates import Templates
 from sagert.judges import make_judge
 from sagert.judges.base import (
@@ -85,20 +85,17 @@ class Asked(BaseModel):
 
 
 def plan(
-    settings: GuardLoopSettings, categories: Sequence[str], round_number: int
+    settings: GuardLoopSettings, categories: Sequence[str], round_number: int, run_seed: int = 0
 ) -> list[Request]:
-    """The round's requests: categories x kinds x languages in turn, each round further on."""
+    """The round's requests: every (category, kind, language) in a seeded shuffled order, the
+    rounds taking turns along it, so a round mixes categories, kinds and languages."""
     combos = list(product(categories, settings.kinds, settings.languages))
+    record_rng(run_seed, "guard-loop", "plan").shuffle(combos)
     start = (round_number - 1) * settings.requests
+    chosen = [combos[(start + i) % len(combos)] for i in range(settings.requests)]
     return [
-        Request(
-            round=round_number,
-            index=i,
-            category=combos[(start + i) % len(combos)][0],
-            kind=combos[(start + i) % len(combos)][1],
-            language=combos[(start + i) % len(combos)][2],
-        )
-        for i in range(settings.requests)
+        Request(round=round_number, index=i, category=c, kind=k, language=lang)
+        for i, (c, k, lang) in enumerate(chosen)
     ]
 
 

@@ -188,7 +188,7 @@ def _round(
 ) -> tuple[dict[str, Any], list[GuardExample]]:
     """Ask, label and find the starting guard's mistakes; the round's files are written."""
     where = RunPaths(config.run_dir).guard_round(number)
-    requests = plan(settings, list(categories), number)
+    requests = plan(settings, list(categories), number, config.seed)
 
     async def go() -> tuple[list[Asked], list[Labels]]:
         async with open_run(config) as ctx:
