@@ -3,13 +3,16 @@ the validation split, the threshold choice and the per-class, per-language figur
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import env_with_tests, sagert_cmd
 from sagert.core.errors import UserError
 from sagert.models.classifier import UNSAFE, Thresholds
+from sagert.settings.run import RunConfig
 from sagert.store.records import Record, Response, TaxonomyPath
 from sagert.training.guard_data import (
     GuardExample,
@@ -28,6 +31,7 @@ from sagert.training.guard_metrics import (
     predictions,
     report,
 )
+from sagert.workflows import guard as workflow
 
 
 def pair_record(i: int, macro: str, sub: str, language: str | None = None) -> Record:
@@ -202,3 +206,49 @@ def test_report_gives_f1_per_task_language_and_category():
 def test_f1_is_undefined_without_positives():
     assert counts([False, False], [False, False]).f1() is None
     assert counts([True, False], [False, True]).f1() == 0.0
+
+
+# --- the workflow's data: a run folder and labelled files, before any training ---------------
+
+
+def test_a_run_folder_gives_its_pairs_and_benign_prompts_with_the_files(tmp_path: Path):
+    config = RunConfig(runs_dir=tmp_path, name="r")
+    stages = config.run_dir / "stages"
+    stages.mkdir(parents=True)
+    records = [pair_record(i, "crime", "s") for i in range(3)]
+    (stages / "pairs.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in records))
+    benign = Record(id="b", stage="gate_extract", status="filtered", prompt="bake bread?")
+    (stages / "benign.jsonl").write_text(benign.model_dump_json() + "\n")
+    extra = tmp_path / "extra.csv"
+    extra.write_text("prompt,response,label,split\nhi,,safe,train\nsecret,,unsafe,heldout\n")
+    settings = config.guard.model_copy(update={"examples": [str(extra)]})
+    data = workflow.dataset(config, settings)
+    assert len(data.examples) == 3 * 3 + 1 + 1 and data.skipped_heldout == 1
+    assert data.labels == [UNSAFE, "crime"]
+    out = tmp_path / "out"
+    request = workflow.request_for(
+        config, settings, data.split("train"), data.split("validation"), data.labels, out
+    )
+    assert read_examples(Path(request.train_file)) == data.split("train")
+    assert "Task:" in request.input_template
+    again = workflow.request_for(
+        config, settings, data.split("train"), data.split("validation"), data.labels, out
+    )
+    assert again == request  # same data, same request: a finished training is reused
+    fewer = workflow.request_for(
+        config, settings, data.split("train")[1:], data.split("validation"), data.labels, out
+    )
+    assert fewer.examples_sha256 != request.examples_sha256
+
+
+def test_no_examples_is_one_line_and_exit_2(tmp_path: Path, write_config):
+    path = write_config({"name": "empty"})
+    done = subprocess.run(
+        [*sagert_cmd(), "train", str(path), "--method", "guard"],
+        capture_output=True,
+        text=True,
+        env=env_with_tests(),
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert "no guard training examples" in done.stderr and "sagert generate" in done.stderr

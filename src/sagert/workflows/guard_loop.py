@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from sagert.core.errors import UserError
+from sagert.engine.context import RunContext
 from sagert.engine.session import open_run
+from sagert.judges.base import Judge
 from sagert.models.classifier import GuardClassifier, read_card
+from sagert.models.types import Generator
 from sagert.settings.guard import GuardLoopSettings
 from sagert.settings.run import RunConfig
 from sagert.store.paths import GuardRoundPaths, RunPaths
@@ -182,7 +185,7 @@ def _round(
     settings: GuardLoopSettings,
     number: int,
     guard: Path,
-    judges: tuple[Any, Any],
+    judges: tuple[Judge, Judge],
     categories: dict[str, Category],
     earlier: list[list[GuardExample]],
 ) -> tuple[dict[str, Any], list[GuardExample]]:
@@ -239,7 +242,7 @@ def _round(
     return result, wrong
 
 
-def _model(ctx: Any, judge: Any, role: str) -> Any:
+def _model(ctx: RunContext, judge: Judge, role: str) -> Generator | None:
     return ctx.role(role) if judge.needs_model else None
 
 
