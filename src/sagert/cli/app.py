@@ -20,6 +20,7 @@ from sagert.cli.evaluate import evaluate
 from sagert.cli.export import export
 from sagert.cli.gc_tuning import tune_gc
 from sagert.cli.generate import generate
+from sagert.cli.guard_loop import guard_loop
 from sagert.cli.init import init
 from sagert.cli.judge_eval import judge_eval
 from sagert.cli.list import list_kind
@@ -57,6 +58,7 @@ app.command("report")(report)
 app.command("train")(train)
 app.command("align")(align)
 app.command("redteam")(redteam)
+app.command("guard-loop")(guard_loop)
 
 
 def _version(value: bool) -> None:

@@ -8,20 +8,27 @@ import typer
 from rich.text import Text
 
 from sagert.cli.console import console
+from sagert.cli.guard import train_guard
 from sagert.settings.run import load_config
 from sagert.workflows import train as workflow
 
 
 def train(
     config: Path = typer.Argument(..., help="The run config whose export to train on."),
-    method: str | None = typer.Option(None, help="dpo or simpo (default: train.method)."),
+    method: str | None = typer.Option(
+        None, help="dpo, simpo or guard (a guardrail classifier; default: train.method)."
+    ),
     base_model: str | None = typer.Option(None, help="embedded, a folder, a .gguf or a Hub id."),
     max_steps: int | None = typer.Option(None, help="Stop after this many optimizer steps."),
     output: Path | None = typer.Option(None, help="Default: runs/<name>/train/<method>."),
 ) -> None:
-    """Align a model on the run's validated pairs (DPO, or SimPO via TRL's CPO trainer)."""
+    """Align a model on the run's validated pairs (DPO, or SimPO via TRL's CPO trainer), or
+    train a guardrail classifier on its records (--method guard)."""
     cfg = load_config(config)
     overrides = {"method": method, "base_model": base_model, "max_steps": max_steps}
+    if method == "guard":
+        train_guard(cfg, config, base_model=base_model, max_steps=max_steps, output=output)
+        return
     settings = workflow.train_settings(cfg, overrides, file=config)
     result = workflow.run(cfg, settings, output=output)
     console().print(

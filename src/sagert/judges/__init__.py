@@ -1,7 +1,8 @@
 """Judges: classify a prompt or a response as safe, unsafe, refused, or a judge error.
 
 Importing this package registers the built-in judges: llamaguard3, harmbench, harm_intent,
-refusal, refusal_semantic, rubric, strongreject, xstest, and panel (a judge made of the others).
+refusal, refusal_semantic, rubric, strongreject, xstest, guard (a trained guardrail classifier),
+and panel (a judge made of the others).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sagert.judges import (
+    guard,
     harm_intent,
     harmbench,
     llamaguard,
@@ -31,6 +33,7 @@ def make_judge(name: str, settings: dict[str, Any] | None = None) -> Judge:
 
 
 __all__ = [
+    "guard",
     "harm_intent",
     "harmbench",
     "judges",

@@ -15,6 +15,7 @@ from sagert.core.validation import validate
 from sagert.models.spec import Budget, ModelSpec
 from sagert.settings.evaluate import EvaluateSettings
 from sagert.settings.executor import ExecutorSettings
+from sagert.settings.guard import GuardLoopSettings, GuardSettings
 from sagert.settings.redteam import RedteamSettings
 from sagert.settings.roles import ROLES, RoleName
 from sagert.settings.stages import GENERATION_PIPELINE, ExportSettings, StagesConfig
@@ -91,6 +92,13 @@ class RunConfig(BaseModel):
     )
     redteam: RedteamSettings | None = Field(
         default=None, description="`sagert redteam`: a MAP-Elites archive of attacks."
+    )
+    guard: GuardSettings = Field(
+        default_factory=GuardSettings,
+        description="`sagert train --method guard`: a guardrail classifier on the run's records.",
+    )
+    guard_loop: GuardLoopSettings | None = Field(
+        default=None, description="`sagert guard-loop`: the generator hunts the guard's mistakes."
     )
 
     @property

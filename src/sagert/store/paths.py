@@ -14,6 +14,7 @@ STAGES_DIR = "stages"
 EXPORT_DIR = "export"
 TRAIN_DIR = "train"
 ALIGN_DIR = "align"
+GUARD_LOOP_DIR = "guard_loop"
 PROMPT_STAGES = (
     "gate_attack",
     "attack",
@@ -122,6 +123,18 @@ class RunPaths:
     def train_dir(self, method: str) -> Path:
         return self.train_root / method
 
+    @property
+    def guard_loop_dir(self) -> Path:
+        """`sagert guard-loop`: one folder per round, and the summary."""
+        return self.root / GUARD_LOOP_DIR
+
+    @property
+    def guard_loop_summary(self) -> Path:
+        return self.guard_loop_dir / "summary.json"
+
+    def guard_round(self, number: int) -> GuardRoundPaths:
+        return GuardRoundPaths(self.guard_loop_dir / f"round-{number}")
+
     def stage(self, name: str) -> Path:
         """A stage's append-only record file."""
         return self.stages_dir / f"{name}.jsonl"
@@ -149,3 +162,35 @@ class RunPaths:
     def has_records(self, name: str) -> bool:
         path = self.stage(name)
         return path.is_file() and path.stat().st_size > 0
+
+
+@dataclass(frozen=True)
+class GuardRoundPaths:
+    """One round of `sagert guard-loop`: what was asked, labelled, missed, and the new guard."""
+
+    root: Path
+
+    @property
+    def candidates(self) -> Path:
+        """The generator's pairs (and its failed requests, with the raw answers)."""
+        return self.root / "candidates.jsonl"
+
+    @property
+    def labelled(self) -> Path:
+        """Each pair with the teacher's labels and the round's starting guard's verdicts."""
+        return self.root / "labelled.jsonl"
+
+    @property
+    def mistakes(self) -> Path:
+        """The examples the starting guard got wrong: added to the training data."""
+        return self.root / "mistakes.jsonl"
+
+    @property
+    def guard_dir(self) -> Path:
+        """The guard trained in this round (its final/ folder inside)."""
+        return self.root / "guard"
+
+    @property
+    def result(self) -> Path:
+        """The round's figures; written last, so a round with one is done."""
+        return self.root / "result.json"
