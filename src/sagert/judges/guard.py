@@ -59,6 +59,8 @@ class GuardJudge:
     needs_model: ClassVar[bool] = False
     kind: ClassVar[JudgeKind] = "harm"
     classifies_prompts: ClassVar[bool] = True
+    languages: ClassVar[tuple[str, ...] | None] = None
+    """Trained on the run's records in whatever languages they are: read as they come."""
     description: ClassVar[str] = (
         "A trained guard (sagert train --method guard): unsafe / safe for a prompt or a response"
         " with the taxonomy's categories, on CPU, no judge model (needs sagert[train])."
