@@ -330,3 +330,15 @@ def test_rounds_errors_are_one_line_before_any_work(tmp_path: Path, write_config
     proc = run_cli("align", str(lora), "--rounds", "0", cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert not (tmp_path / "runs" / "x" / "stages").exists()  # all before any work
+
+
+def test_no_training_prompt_left_is_a_round_that_trains_nothing(tmp_path: Path, write_config):
+    cfg = round_config(write_config, rounds=2)
+    settings, final, first = round_zero(cfg, tmp_path)
+    everything_held = settings.model_copy(update={"heldout_fraction": 0.99999})
+    scripted = ScriptedTraining()
+    result = run_rounds(cfg, everything_held, final, first, scripted.hooks())
+    paths = RunPaths(cfg.run_dir)
+    assert paths.train_prompts.read_text() == "" and scripted.calls == []
+    assert not paths.round_answers(1).exists()  # nothing to ask, so no answers run
+    assert result.rounds[1].trained is False and result.rounds[1].prompts == 0

@@ -51,8 +51,8 @@ def evaluation_ggufs(trained: TrainResult, base_model: str) -> EvaluationGGUFs |
     return out
 
 
-def trained_gguf(final: Path, base_model: str) -> Path | str:
-    """One trained folder as `final.gguf` beside it (a later round of `sagert align
+def trained_gguf(final: Path, base_model: str, name: str = FINAL_GGUF) -> Path | str:
+    """One trained folder as the GGUF `name` beside it (a later round of `sagert align
     --rounds`, trained from the last round's folder), or why it cannot be."""
     source = base_gguf_of(base_model)
     if source is None:
@@ -60,7 +60,7 @@ def trained_gguf(final: Path, base_model: str) -> Path | str:
     problem = convertible(final, source)
     if problem:
         return problem
-    out = final.parent / FINAL_GGUF
+    out = final.parent / name
     if not _fresh(out, final):
         folder_to_gguf(final, source, out)
     return out

@@ -234,7 +234,10 @@ def run_rounds(
             stopped = stopped_by(answered.summaries)
             if stopped:  # a budget: train on no half a round
                 return RoundsResult(result, done, stopped)
-        rows, counts = answer_pairs(paths.round_answers(index), chosen, wanted, index)
+        rows: list[dict[str, Any]] = []
+        counts = AnswerCounts()
+        if wanted:
+            rows, counts = answer_pairs(paths.round_answers(index), chosen, wanted, index)
         red = redteam_pairs(config, index, current) if config.align.redteam else []
         n = write_pairs(store, paths.round_pairs(index), [*rows, *red])
         name = round_target(settings.method, index)
