@@ -4,8 +4,10 @@ trained one SimPO step a round, every model answering through llama.cpp from its
 One run (module fixture) serves three checks: the rounds finish with a per-round curve, each
 round's rejected answers are what the previous round's model answers (asked again here,
 directly, from its GGUF), and a second run trains nothing and asks no model. The learning
-rate is far above any recipe's so that one step moves greedy answers: then "the previous
-round's model" and "the base model" answer differently and the check can tell them apart.
+rate (5e-5, constant: about 28 times the SimPO recipe's) makes one step change most greedy
+answers (10 of 14 training prompts in a probe) without making the model refuse everything:
+then "the previous round's model" and "the base model" answer differently and the check can
+tell them apart.
 """
 
 from __future__ import annotations
@@ -43,15 +45,21 @@ def aligned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     pytest.importorskip("gguf")
     root = tmp_path_factory.mktemp("rounds")
     (root / "xstest.csv").write_text(XSTEST_LIKE, encoding="utf-8")
+    generation = mock_run_config("pipeline", n_samples=12)
+    # The evaluate judge calls every answer unsafe (a scripted HarmBench classifier), so every
+    # round has pairs however far the model moved toward refusing: this test is about where a
+    # round's rejected answers come from, not about the judge.
+    generation["models"]["judge"] = {"model": "mock/judge", "args": {"default": "Yes"}}
     config = {
         "runs_dir": str(root / "runs"),
-        **mock_run_config("pipeline", n_samples=12),
+        **generation,
+        "evaluate": {"judge": "harmbench"},
         "train": {
             "heldout_fraction": 0.4,
             "batch_size": 2,
             "max_length": 128,
             "max_steps": 1,
-            "learning_rate": 2e-4,
+            "learning_rate": 5e-5,
             "lr_scheduler": "constant",
             "warmup_ratio": 0.0,
         },
@@ -106,9 +114,8 @@ def test_three_rounds_on_a_tiny_export_finish(aligned: dict[str, Any]):
         assert result["base_model"] == str(previous)  # from the last round's weights
         assert model_gguf(run_dir, index).is_file()
         assert not list(out.glob("checkpoint-*"))  # a finished round keeps no optimizer state
-        assert points[index + 1]["pairs"] == len(
-            rows(run_dir / "rounds" / f"r{index}" / "train.jsonl")
-        )
+        pairs = rows(run_dir / "rounds" / f"r{index}" / "train.jsonl")
+        assert points[index + 1]["pairs"] == len(pairs) == points[index + 1]["answered"] == 6
         previous = out / "final"
     assert 'id="rounds"' in (run_dir / "report.html").read_text()
     assert "round 2 (simpo-r2): ASR" in aligned["proc"].stdout
@@ -121,6 +128,7 @@ def test_each_rounds_rejected_answers_are_the_previous_rounds_model(aligned: dic
     for index in (1, 2):
         pairs = rows(run_dir / "rounds" / f"r{index}" / "train.jsonl")
         assert pairs, f"round {index} found no unsafe answer to train on"
+        pairs = pairs[:3]  # three suffice; each answer asked again costs a llama.cpp call
         prompts = [p["prompt"] for p in pairs]
         gguf = model_gguf(run_dir, index - 1)
         asked = _answers(f"llamacpp/{gguf.name}", {"gguf": str(gguf)}, prompts, TOKENS)

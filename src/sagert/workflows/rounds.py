@@ -224,7 +224,9 @@ def run_rounds(
         previous = done[-1]
         current = targets[previous.target]
         assert current is not None, "align's targets are model specs"
-        if wanted:
+        rows: list[dict[str, Any]] = []
+        counts = AnswerCounts()
+        if wanted:  # the current model answers the training prompts, each answer judged
             answered = evaluation.run(
                 sub_run_config(config, paths.round_answers(index), current),
                 answers_settings(config, source, current),
@@ -234,9 +236,6 @@ def run_rounds(
             stopped = stopped_by(answered.summaries)
             if stopped:  # a budget: train on no half a round
                 return RoundsResult(result, done, stopped)
-        rows: list[dict[str, Any]] = []
-        counts = AnswerCounts()
-        if wanted:
             rows, counts = answer_pairs(paths.round_answers(index), chosen, wanted, index)
         red = redteam_pairs(config, index, current) if config.align.redteam else []
         n = write_pairs(store, paths.round_pairs(index), [*rows, *red])
