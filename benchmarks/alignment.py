@@ -2,6 +2,7 @@
 
     python benchmarks/alignment.py                       # SimPO, the SAGE authors' recipe
     python benchmarks/alignment.py --method dpo --learning-rate 5e-6 --epochs 2   # same run: + dpo
+    python benchmarks/alignment.py --rounds 3            # + two rounds on the model's own failures
 
 One `sagert align` run with the embedded SmolLM2-135M as every role: it generates SAGE data,
 trains on the pairs whose seed prompt is not held out, then the base and the trained model
@@ -63,6 +64,7 @@ def config(args: argparse.Namespace) -> dict[str, Any]:
         "align": {
             "config": {"temperature": 0.0, "max_tokens": args.max_tokens},
             "max_batch_size": 32,
+            "rounds": args.rounds,
         },
         "evaluate": {
             "prompts": [
@@ -91,6 +93,7 @@ def main() -> None:
     p.add_argument("--epochs", type=float, default=1.0)
     p.add_argument("--learning-rate", type=float, default=None, help="default: the method's")
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--rounds", type=int, default=1, help="align.rounds (Egida rounds)")
     args = p.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     path = args.workdir / "align.yaml"
@@ -119,6 +122,12 @@ def main() -> None:
             f"{row['source']:10} {row['target']:7} {row['judged']:6} {rate(row, 'asr'):>24} "
             f"{row['benign_judged']:6} {rate(row, 'over_refusal'):>24} "
             f"{row['judge_errors'] + row['target_errors']}"
+        )
+    for point in summary.get("rounds", []):  # --rounds above 1: the per-round curve
+        label = "base" if point["round"] is None else f"round {point['round']}"
+        print(
+            f"{label:8} {point['target']:10} ASR {rate(point, 'asr'):>24} "
+            f"over-refusal {rate(point, 'over_refusal'):>24} pairs {point.get('pairs', '-')}"
         )
     print(f"\nreport: {run_dir / 'report.html'}")
 

@@ -82,6 +82,7 @@ XSTEST_LIKE = """id,prompt,type,label,focus,note
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_align_end_to_end_on_cpu(tmp_path: Path, write_config):
     pytest.importorskip("trl")
     (tmp_path / "xstest.csv").write_text(XSTEST_LIKE, encoding="utf-8")

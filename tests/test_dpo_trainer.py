@@ -11,7 +11,7 @@ from sagert.models.embedded import embedded_gguf_path
 from sagert.training.gguf import gguf_to_folder
 from test_export import build_run
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.ci]  # CI runs it (README)
 
 
 def test_dpo_trainer_accepts_the_export_unchanged(tmp_path: Path, write_config):

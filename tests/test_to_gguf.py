@@ -126,6 +126,7 @@ def _llama(gguf: Path, tokens: int = 24) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_round_trip_in_base_types_is_the_base(base_folder: tuple[Path, Path], tmp_path: Path):
     import gguf
     import numpy as np
@@ -143,6 +144,7 @@ def test_round_trip_in_base_types_is_the_base(base_folder: tuple[Path, Path], tm
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_a_changed_model_answers_in_llamacpp_as_in_transformers(
     base_folder: tuple[Path, Path], tmp_path: Path
 ):

@@ -12,7 +12,7 @@ import pytest
 from conftest import sagert_cmd
 from test_export import build_run
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.ci]  # CI runs it (README)
 
 
 @pytest.mark.parametrize("method", ["dpo", "simpo"])

@@ -18,7 +18,7 @@ from sagert.models.provider import providers
 from sagert.models.spec import ModelSpec
 from sagert.models.types import GenerateConfig, Message
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.ci]  # CI runs it (README)
 
 
 @pytest.fixture(scope="module")

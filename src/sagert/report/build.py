@@ -34,8 +34,10 @@ from sagert.report.data import (
     table,
 )
 from sagert.report.gates import yield_view
+from sagert.report.rounds import rounds_view
 from sagert.report.training import training_view
 from sagert.results.metrics import MISSING
+from sagert.results.rounds import round_points
 from sagert.store.run import RunStore, write_atomic
 
 MAX_ROWS = 2000
@@ -125,6 +127,9 @@ def build_report(run_dir: Path, output: Path | None = None, *, max_rows: int = M
         "table_source": rows.source,
         "evaluation": _evaluation_view(summary) if evaluation else None,
         "comparison": comparison_view(store, summary, info) if summary else None,
+        "rounds": rounds_view(round_points(summary["overall"], store.align_info()))
+        if summary
+        else None,
         "training": training,
         "generation": _generation_view(store, info) if generation else None,
     }

@@ -211,6 +211,9 @@ class Marker:
     x: float
     y: float
     tooltip: str
+    low_y: float | None = None
+    """A vertical whisker from low_y to high_y (chart coordinates), when the point has one."""
+    high_y: float | None = None
 
 
 @dataclass
@@ -279,11 +282,15 @@ def line_chart(
     x_label: str = "step",
     y_label: str = "loss",
     integer_x: bool = True,
+    intervals: Sequence[tuple[float, float] | None] | None = None,
 ) -> LineChart:
-    """(x, y) points, sorted by x and finite, as a polyline on round axes."""
-    shown_points = _thin(points, MAX_POINTS)
+    """(x, y) points, sorted by x and finite, as a polyline on round axes; `intervals` (one
+    per point, None for none) become whiskers, and the y axis covers them."""
+    whiskers = list(intervals) if intervals is not None and len(intervals) == len(points) else []
+    shown_points = _thin(points, MAX_POINTS) if not whiskers else list(points)
     xs = [x for x, _ in shown_points] or [0.0]
     ys = [y for _, y in shown_points] or [0.0]
+    ys += [bound for w in whiskers if w is not None for bound in w]
     x_lo, x_hi, x_step = _axis(min(xs), max(xs))
     if integer_x:
         x_step = max(1.0, x_step)
@@ -311,7 +318,19 @@ def line_chart(
     ]
     chart.points = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in shown_points)
     chart.count = len(shown_points)
-    if len(shown_points) <= MAX_MARKERS:
+    if whiskers:
+        chart.markers = [
+            Marker(
+                sx(x),
+                sy(y),
+                f"{x_label} {x:g}: {y_label} {y:.4g}"
+                + (f" (95% CI {w[0]:.4g}-{w[1]:.4g})" if w else ""),
+                sy(w[0]) if w else None,
+                sy(w[1]) if w else None,
+            )
+            for (x, y), w in zip(shown_points, whiskers, strict=True)
+        ]
+    elif len(shown_points) <= MAX_MARKERS:
         chart.markers = [
             Marker(sx(x), sy(y), f"{x_label} {x:g}: {y_label} {y:.4f}") for x, y in shown_points
         ]

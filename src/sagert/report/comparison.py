@@ -89,12 +89,28 @@ def _align(store: RunStore) -> list[str]:
     return [str(data[k]) for k in ("before", "after") if isinstance(data.get(k), str)]
 
 
+def _rounds(store: RunStore) -> list[str]:
+    """`sagert align --rounds`'s targets in round order (align.json's `rounds`)."""
+    rounds = store.align_info().get("rounds")
+    if not isinstance(rounds, list):
+        return []
+    return [
+        str(r["target"]) for r in rounds if isinstance(r, dict) and isinstance(r.get("target"), str)
+    ]
+
+
 def target_order(store: RunStore, summary: dict[str, Any], info: dict[str, Any]) -> list[str]:
     """align.json's before and after first, then the manifest's order, then the summary's."""
     present = list(summary["targets"])
     evaluate = info.get("evaluate")
     listed = evaluate.get("targets") if isinstance(evaluate, dict) else None
-    preferred = [*_align(store), *(listed if isinstance(listed, dict) else {})]
+    aligned = _align(store)
+    preferred = [
+        *aligned[:1],
+        *_rounds(store),
+        *aligned,
+        *(listed if isinstance(listed, dict) else {}),
+    ]
     order: list[str] = []
     for name in [*preferred, *present]:
         if name in present and name not in order:

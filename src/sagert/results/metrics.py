@@ -24,6 +24,7 @@ from sagert.results.disagreement import DisagreementTally, panel_split
 from sagert.results.intervals import Z95 as Z95
 from sagert.results.intervals import rate_fields
 from sagert.results.intervals import wilson as wilson
+from sagert.results.rounds import round_points
 from sagert.results.verdicts import BLOCKED, SUCCESS
 from sagert.store.records import Record
 from sagert.store.run import RunStore, write_json
@@ -329,5 +330,8 @@ def write_outputs(store: RunStore, calibration: Calibration | None = None) -> di
             writer.writerow(row)
     tmp.replace(csv_path)
     data = summary.as_dict(attack_errors(store), calibration)
+    rounds = round_points(data["overall"], store.align_info())
+    if rounds:  # `sagert align --rounds`: the per-round curve
+        data["rounds"] = rounds
     write_json(store.paths.summary_json, data)
     return data

@@ -79,3 +79,22 @@ class AlignSettings(BaseModel):
         description="auto: llama.cpp (both models as f16 GGUFs) when the model is a llama "
         "GGUF's, else transformers.",
     )
+    rounds: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="Training rounds: round 0 trains on the generated pairs; each further round "
+        "on the current model's own unsafe answers to the training prompts (Egida), from the "
+        "last round's weights, and is evaluated on the same held-out prompts.",
+    )
+    round_prompts: int | None = Field(
+        default=None,
+        ge=1,
+        description="Training prompts the current model answers each round (a seeded sample, "
+        "the same every round); default: all of them.",
+    )
+    redteam: bool = Field(
+        default=False,
+        description="Co-evolution: each round after the first also runs the config's redteam: "
+        "archive against the current model; its successful attacks become pairs too.",
+    )

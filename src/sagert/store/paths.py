@@ -15,6 +15,7 @@ EXPORT_DIR = "export"
 TRAIN_DIR = "train"
 ALIGN_DIR = "align"
 GUARD_LOOP_DIR = "guard_loop"
+ROUNDS_DIR = "rounds"
 PROMPT_STAGES = (
     "gate_attack",
     "attack",
@@ -84,6 +85,44 @@ class RunPaths:
     def heldout_prompts(self) -> Path:
         """The generated prompts `sagert align` evaluates on (seed split, never trained on)."""
         return self.root / ALIGN_DIR / "heldout_prompts.jsonl"
+
+    @property
+    def train_prompts(self) -> Path:
+        """The training prompts each `sagert align --rounds` round's model answers (seed split:
+        not held out; each with a chosen answer the run's judge passed)."""
+        return self.root / ALIGN_DIR / "train_prompts.jsonl"
+
+    @property
+    def rounds_dir(self) -> Path:
+        return self.root / ROUNDS_DIR
+
+    def round_dir(self, index: int) -> Path:
+        """Round `index` (1, 2, ...) of `sagert align --rounds`; round 0 is train/<method>."""
+        return self.rounds_dir / f"r{index}"
+
+    def round_answers(self, index: int) -> Path:
+        """A run folder of its own: the previous round's model answering the training prompts,
+        each answer judged (an evaluation, resumed like any)."""
+        return self.round_dir(index) / "answers"
+
+    def round_redteam(self, index: int) -> Path:
+        """A run folder of its own: the redteam archive against the previous round's model."""
+        return self.round_dir(index) / "redteam"
+
+    def round_redteam_verdicts(self, index: int) -> Path:
+        """The pair judge's verdicts on the red-team chosen answers (asked once each)."""
+        return self.round_dir(index) / "redteam_chosen.json"
+
+    def round_pairs(self, index: int) -> Path:
+        """The round's training pairs (TRL's standard format): its model's unsafe answers."""
+        return self.round_dir(index) / "train.jsonl"
+
+    def round_inputs(self, index: int) -> Path:
+        """What the round's training was made from (pairs and model), to retrain on a change."""
+        return self.round_dir(index) / "inputs.json"
+
+    def round_train_dir(self, index: int, name: str) -> Path:
+        return self.round_dir(index) / name
 
     @property
     def redteam_archive(self) -> Path:

@@ -51,6 +51,21 @@ def evaluation_ggufs(trained: TrainResult, base_model: str) -> EvaluationGGUFs |
     return out
 
 
+def trained_gguf(final: Path, base_model: str, name: str = FINAL_GGUF) -> Path | str:
+    """One trained folder as the GGUF `name` beside it (a later round of `sagert align
+    --rounds`, trained from the last round's folder), or why it cannot be."""
+    source = base_gguf_of(base_model)
+    if source is None:
+        return f"train.base_model {base_model!r} is not a GGUF"
+    problem = convertible(final, source)
+    if problem:
+        return problem
+    out = final.parent / name
+    if not _fresh(out, final):
+        folder_to_gguf(final, source, out)
+    return out
+
+
 def _fresh(path: Path, folder: Path) -> bool:
     if not path.is_file():
         return False

@@ -227,6 +227,17 @@ def _lora(settings: TrainSettings) -> Any:
     )
 
 
+def drop_checkpoints(output_dir: Path) -> int:
+    """Delete a finished training's checkpoints (a model and its optimizer state each): only an
+    unfinished training resumes from them. Returns how many were deleted."""
+    import shutil
+
+    found = [p for p in output_dir.glob("checkpoint-*") if p.is_dir()]
+    for path in found:
+        shutil.rmtree(path)
+    return len(found)
+
+
 def _last_checkpoint(output_dir: Path) -> Path | None:
     checkpoints = sorted(
         output_dir.glob("checkpoint-*"),

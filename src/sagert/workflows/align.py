@@ -26,13 +26,15 @@ from sagert.settings.run import RunConfig
 from sagert.settings.train import TrainSettings
 from sagert.store.paths import RunPaths
 from sagert.store.run import RunStore
-from sagert.training.gguf_targets import EvaluationGGUFs, evaluation_ggufs
+from sagert.training.child import train_in_child
+from sagert.training.gguf_targets import EvaluationGGUFs, evaluation_ggufs, trained_gguf
 from sagert.training.split import write_heldout_prompts
-from sagert.training.trainer import TrainResult
+from sagert.training.trainer import TrainResult, drop_checkpoints
 from sagert.workflows import evaluate as evaluation
 from sagert.workflows import generate as generation
 from sagert.workflows.evaluate import EvaluationResult
 from sagert.workflows.export import export_run
+from sagert.workflows.rounds import RoundsResult, RoundTraining, run_rounds
 from sagert.workflows.train import train_once
 
 BASE_TARGET = "base"
@@ -52,6 +54,29 @@ def check_plan(cfg: RunConfig, fraction: float, extra_sources: int) -> None:
         )
     if not cfg.align.heldout and not extra_sources:
         raise _nothing_to_evaluate()
+
+
+def check_rounds(cfg: RunConfig, settings: TrainSettings) -> None:
+    """What `--rounds` cannot do fails before any work."""
+    a = cfg.align
+    if a.redteam and cfg.redteam is None:
+        raise UserError(
+            "co-evolution needs a redteam: section (the archive each round runs)",
+            field="align.redteam",
+            fix="add redteam: {iterations: 20, judge: ...}, or set align.redteam: false",
+        )
+    if a.redteam and a.rounds < 2:
+        raise UserError(
+            "co-evolution attacks the model of each round after the first",
+            field="align.redteam",
+            fix="set align.rounds (or --rounds) to 2 or more",
+        )
+    if a.rounds > 1 and settings.lora is not None:
+        raise UserError(
+            "rounds train further from the last round's full weights; a LoRA adapter is not",
+            field="align.rounds",
+            fix="set train.lora: null for rounds, or align.rounds: 1",
+        )
 
 
 def _nothing_to_evaluate() -> UserError:
@@ -137,7 +162,34 @@ def record_alignment(store: RunStore, method: str, trained: TrainResult) -> None
             "train_dirs": sorted({*align.get("train_dirs", []), str(trained.output_dir)}),
         }
     )
+    align.pop("rounds", None)  # `--rounds` writes them again (results/rounds.py reads them)
     store.write_text(store.paths.align_json, json.dumps(align, indent=2, ensure_ascii=False) + "\n")
+
+
+def round_training(cfg: RunConfig, base_model: str, ggufs: EvaluationGGUFs | None) -> RoundTraining:
+    """Later rounds train in the child process (their checkpoints deleted once finished: a
+    model and its optimizer state each) and answer through round 0's engine, each GGUF named
+    after its round (`simpo-r1.gguf`), so the tables tell the rounds' models apart."""
+
+    def train(export: Path, settings: TrainSettings, out: Path) -> TrainResult:
+        result = train_in_child(export, settings, out)
+        drop_checkpoints(out)
+        return result
+
+    def spec(trained: TrainResult) -> ModelSpec:
+        if ggufs is None:
+            return target_spec(cfg, trained.final_model)
+        name = f"{trained.output_dir.name}.gguf"
+        found = trained_gguf(trained.final_model, base_model, name)
+        if isinstance(found, str):
+            raise UserError(
+                f"cannot evaluate a round's model through llama.cpp: {found}",
+                field="align.engine",
+                fix="set align.engine: transformers (every round through one engine)",
+            )
+        return target_spec(cfg, trained.final_model, found)
+
+    return RoundTraining(train=train, spec=spec)
 
 
 @dataclass(frozen=True)
@@ -147,6 +199,8 @@ class AlignResult:
     heldout_prompts: int
     evaluation: EvaluationResult | None
     generation: list[StageSummary]
+    rounds: RoundsResult | None = None
+    """`--rounds` above 1: every round's model and figures (round 0 first)."""
 
 
 def run(
@@ -171,6 +225,7 @@ def run(
     if extra:
         evaluation.prepare(evaluate.model_copy(update={"prompts": extra}), config.seed)
     check_plan(config, settings.heldout_fraction, len(extra))
+    check_rounds(config, settings)
     generated = generation.run(config, progress=progress) if generate else []
     if stopped_by(generated):
         return AlignResult(None, 0, None, generated)  # a budget: train on no half dataset
@@ -183,4 +238,9 @@ def run(
     final = evaluation_settings(config, evaluate, sources, trained, settings.method, ggufs)
     result = evaluation.run(config, final, progress=progress, replace_changed=True)
     record_alignment(RunStore(config.run_dir), settings.method, trained)
-    return AlignResult(trained, n_held, result, generated)
+    if config.align.rounds < 2:
+        return AlignResult(trained, n_held, result, generated)
+    training = round_training(config, settings.base_model, ggufs)
+    rounds = run_rounds(config, settings, final, trained, training, progress=progress)
+    last = rounds.evaluation or result
+    return AlignResult(trained, n_held, last, generated, rounds)
