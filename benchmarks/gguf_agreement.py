@@ -7,7 +7,8 @@
    f16); greedy llama.cpp answers against the original's.
 2. A changed model (a trained folder, or the base with Gaussian noise of `--noise` times each
    tensor's std): llama.cpp greedy answers from its f16 GGUF against the `transformers`
-   provider's (fp32) greedy answers, exact match of the whole answer.
+   provider's (fp32) greedy answers: exact match of the whole answer, and per prompt the
+   first token (of the answer, in the model's tokenizer) where the two differ.
 3. Throughput of both engines on the changed model (`--n` prompts, `--tokens` new tokens).
 Prints numbers only. Needs `sagert[train]`.
 """
@@ -70,19 +71,40 @@ async def answers(p: Any, prompts: list[str], tokens: int) -> tuple[list[str], f
     return [o.text for o in outs], seconds, sum(o.usage.completion_tokens for o in outs)
 
 
-def llama(gguf: Path, prompts: list[str], tokens: int) -> tuple[list[str], float, int]:
-    return asyncio.run(
-        answers(provider(f"llamacpp/{gguf.name}", {"gguf": str(gguf)}), prompts, tokens)
-    )
+def llama(
+    gguf: Path, prompts: list[str], tokens: int, threads: int
+) -> tuple[list[str], float, int]:
+    args = {"gguf": str(gguf), "n_threads": threads}
+    return asyncio.run(answers(provider(f"llamacpp/{gguf.name}", args), prompts, tokens))
 
 
-def hf(folder: Path, prompts: list[str], tokens: int) -> tuple[list[str], float, int]:
-    p = provider(f"transformers/{folder}", {"device": "cpu", "max_batch_size": 16})
-    return asyncio.run(answers(p, prompts, tokens))
+def hf(folder: Path, prompts: list[str], tokens: int, threads: int) -> tuple[list[str], float, int]:
+    args = {"device": "cpu", "max_batch_size": 16, "threads": threads}
+    return asyncio.run(answers(provider(f"transformers/{folder}", args), prompts, tokens))
 
 
 def same(a: list[str], b: list[str]) -> str:
     return f"{sum(x == y for x, y in zip(a, b, strict=True))}/{len(a)}"
+
+
+def divergence(folder: Path, a: list[str], b: list[str]) -> list[list[int] | None]:
+    """Per prompt: None when both answers are one text, else [first differing token, tokens]."""
+    import transformers
+
+    tok = transformers.AutoTokenizer.from_pretrained(str(folder))
+    out: list[list[int] | None] = []
+    for x, y in zip(a, b, strict=True):
+        if x == y:
+            out.append(None)
+            continue
+        ids_x = tok(x, add_special_tokens=False)["input_ids"]
+        ids_y = tok(y, add_special_tokens=False)["input_ids"]
+        first = next(
+            (i for i, (p, q) in enumerate(zip(ids_x, ids_y, strict=False)) if p != q),
+            min(len(ids_x), len(ids_y)),
+        )
+        out.append([first, max(len(ids_x), len(ids_y))])
+    return out
 
 
 def perturbed(base: Path, out: Path, noise: float, seed: int) -> Path:
@@ -121,31 +143,34 @@ def main() -> None:
     ap.add_argument("--check-tokens", type=int, default=32)
     ap.add_argument("--n", type=int, default=20, help="prompts for the throughput")
     ap.add_argument("--tokens", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads of each engine")
     a = ap.parse_args()
     base = embedded_gguf_path()
     folder = gguf_to_folder(base, a.work / "base-folder")
     check = PROMPTS[: a.check]
     result: dict[str, Any] = {}
-    original = llama(base, check, a.check_tokens)[0]
+    original = llama(base, check, a.check_tokens, a.threads)[0]
     for types in ("base", "f16"):
         rt = folder_to_gguf(folder, base, a.work / f"roundtrip-{types}.gguf", types)
         result[f"roundtrip_{types}_vs_base_gguf"] = same(
-            original, llama(rt, check, a.check_tokens)[0]
+            original, llama(rt, check, a.check_tokens, a.threads)[0]
         )
     changed = a.folder or perturbed(folder, a.work / f"perturbed-{a.noise}", a.noise, 0)
     start = time.perf_counter()
     out = folder_to_gguf(changed, base, a.work / "changed.gguf")
     result["convert_seconds"] = round(time.perf_counter() - start, 1)
-    via_llama = llama(out, check, a.check_tokens)[0]
-    via_hf = hf(changed, check, a.check_tokens)[0]
+    via_llama = llama(out, check, a.check_tokens, a.threads)[0]
+    via_hf = hf(changed, check, a.check_tokens, a.threads)[0]
     result["changed_llamacpp_vs_transformers"] = same(via_llama, via_hf)
+    result["first_divergence_token"] = divergence(changed, via_llama, via_hf)
     result["changed_differs_from_base"] = (
         f"{sum(x != y for x, y in zip(via_llama, original, strict=True))}/{len(check)}"
     )
     result["mismatches"] = [[x, y] for x, y in zip(via_llama, via_hf, strict=True) if x != y][:3]
+    result["changed_tokens"] = a.check_tokens
     for name, run in (
-        ("llamacpp_f16", lambda: llama(out, PROMPTS[: a.n], a.tokens)),
-        ("transformers_fp32", lambda: hf(changed, PROMPTS[: a.n], a.tokens)),
+        ("llamacpp_f16", lambda: llama(out, PROMPTS[: a.n], a.tokens, a.threads)),
+        ("transformers_fp32", lambda: hf(changed, PROMPTS[: a.n], a.tokens, a.threads)),
     ):
         _, seconds, tokens = run()
         result[name] = {

@@ -39,3 +39,5 @@ def train(
             f"model: {result.final_model}"
         )
     )
+    if result.recipe:
+        console().print(Text(f"recipe: {result.recipe}"))

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sagert.models.types import GenerateConfig
+from sagert.settings.recipes import (
+    DPO_DEFAULTS,
+    PRESETS,
+    RECIPE_FIELDS,
+    SIMPO_DEFAULTS,
+    ResolvedRecipe,
+    preset_names,
+    resolve_recipe,
+)
 
-# The SAGE authors' SimPO recipe (TRL's CPO trainer, loss_type=simpo, cpo_alpha=0).
-SIMPO_DEFAULTS = {"beta": 5.0, "learning_rate": 1.8e-6}
-DPO_DEFAULTS = {"beta": 0.1, "learning_rate": 5e-7}
+__all__ = ["DPO_DEFAULTS", "SIMPO_DEFAULTS", "AlignSettings", "LoraSettings", "TrainSettings"]
 
 
 class LoraSettings(BaseModel):
@@ -27,22 +34,28 @@ class TrainSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    method: Literal["dpo", "simpo"] = "simpo"
+    method: Literal["dpo", "simpo"] = Field(
+        default="simpo", description="Default: the preset's method, else simpo."
+    )
+    preset: str | None = Field(
+        default=None,
+        description="A named recipe (sage-simpo, small-simpo, small-dpo); unset: by model size.",
+    )
     base_model: str = Field(
         default="embedded",
         description="embedded (the SmolLM2 GGUF), a local folder or .gguf, or a Hub id (online).",
     )
     output_dir: str | None = Field(default=None, description="Default: runs/<name>/train/<method>")
-    epochs: float = Field(default=1.0, gt=0)
+    epochs: float | None = Field(default=None, gt=0, description="Default: the recipe's.")
     max_steps: int | None = Field(default=None, ge=1, description="Overrides epochs.")
     batch_size: int = Field(default=2, ge=1)
     gradient_accumulation_steps: int = Field(default=1, ge=1)
-    learning_rate: float | None = Field(default=None, gt=0, description="Default per method.")
-    beta: float | None = Field(default=None, gt=0, description="Default per method.")
-    simpo_gamma: float = Field(default=0.8, ge=0)
+    learning_rate: float | None = Field(default=None, gt=0, description="Default: the recipe's.")
+    beta: float | None = Field(default=None, gt=0, description="Default: the recipe's.")
+    simpo_gamma: float | None = Field(default=None, ge=0, description="Default: the recipe's.")
     lr_scheduler: str = "cosine"
     warmup_ratio: float = Field(default=0.1, ge=0, le=1)
-    max_length: int = Field(default=256, ge=16)
+    max_length: int | None = Field(default=None, ge=16, description="Default: the recipe's.")
     save_steps: int = Field(default=50, ge=1)
     heldout_fraction: float = Field(
         default=0.2, ge=0, lt=1, description="Prompts kept out of training, for evaluation."
@@ -50,13 +63,33 @@ class TrainSettings(BaseModel):
     lora: LoraSettings | None = None
     seed: int = 42
 
-    def resolved_beta(self) -> float:
-        defaults = SIMPO_DEFAULTS if self.method == "simpo" else DPO_DEFAULTS
-        return self.beta if self.beta is not None else defaults["beta"]
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str | None) -> str | None:
+        if value is not None and value not in PRESETS:
+            raise ValueError(f"unknown preset {value!r}; known: {', '.join(preset_names())}")
+        return value
 
-    def resolved_learning_rate(self) -> float:
-        defaults = SIMPO_DEFAULTS if self.method == "simpo" else DPO_DEFAULTS
-        return self.learning_rate if self.learning_rate is not None else defaults["learning_rate"]
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_method(cls, data: Any) -> Any:
+        """A preset brings its method; an explicit other method is a contradiction."""
+        if not isinstance(data, dict) or data.get("preset") not in PRESETS:
+            return data
+        wanted = PRESETS[data["preset"]].method
+        if data.get("method") is None:
+            return {**data, "method": wanted}
+        if data["method"] != wanted:
+            raise ValueError(
+                f"preset {data['preset']!r} is a {wanted} recipe but method is "
+                f"{data['method']!r}: drop one of them"
+            )
+        return data
+
+    def recipe(self, parameters: int | None) -> ResolvedRecipe:
+        """The values this training uses for a base model of `parameters` (None: unknown)."""
+        explicit = {name: getattr(self, name) for name in RECIPE_FIELDS}
+        return resolve_recipe(self.method, explicit, self.preset, parameters)
 
 
 class AlignSettings(BaseModel):

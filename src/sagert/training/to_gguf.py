@@ -8,7 +8,9 @@ attention (transformers undid it when it loaded the GGUF; it is redone here exac
 Tensor types: `f16` (the default) writes matrices as f16 and vectors as f32. Requantizing to
 the base's type (`base`, e.g. Q4_1) would round most of a preference training's small weight
 changes away; it exists for the round-trip check (base -> folder -> base type is bit-exact).
-Only the llama architecture is supported: `convertible` says whether a folder is.
+Only the llama architecture is supported: `convertible` says whether a folder is. A LoRA
+adapter folder is merged into its base first (beside it, `<name>-merged/`), so the GGUF holds
+the trained weights, not the base's.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sagert.core.errors import UserError
+from sagert.training.lora import adapter_base, is_adapter, merge_adapter
 
 TensorTypes = Literal["f16", "f32", "base"]
 ARCHITECTURE = "llama"
@@ -33,6 +36,15 @@ def convertible(hf_folder: Path, base_gguf: Path) -> str | None:
         return "the gguf package is not installed (pip install 'sagert[train]')"
     if not base_gguf.is_file():
         return f"no base GGUF at {base_gguf}"
+    if is_adapter(hf_folder):
+        base = adapter_base(hf_folder)
+        if base is None or not Path(base).is_dir():
+            return f"the LoRA adapter's base model {base!r} is not a local folder"
+        try:
+            import peft  # noqa: F401
+        except ImportError:
+            return "a LoRA adapter needs peft to merge (pip install 'sagert[train]')"
+        hf_folder = Path(base)  # the merged model has the base's architecture and tensors
     if not _weight_files(hf_folder):
         return f"{hf_folder} has no full safetensors weights (a LoRA adapter?)"
     try:
@@ -55,6 +67,8 @@ def folder_to_gguf(
     problem = convertible(hf_folder, base_gguf)
     if problem:
         raise UserError(f"cannot write a GGUF: {problem}", file=hf_folder)
+    if is_adapter(hf_folder):
+        hf_folder = merge_adapter(hf_folder, hf_folder.with_name(hf_folder.name + "-merged"))
     reader = gguf.GGUFReader(base_gguf)
     n_head, n_kv = _head_counts(reader)
     weights = _load_weights(hf_folder)

@@ -3,7 +3,11 @@
 The data is a run's TRL export; prompts are split by their seed prompt, so attacked variants
 of one request never sit on both sides, and the held-out part is written for evaluation.
 Checkpoints go to the output folder and a re-run resumes from the last one. The loss of every
-logged step goes to `train_log.jsonl` (the report's loss curve).
+logged step goes to `train_log.jsonl` (the report's loss curve). Learning rate, beta, epochs
+and max length come from the recipe (settings/recipes.py: explicit settings, a preset, or the
+base model's size). With `train.lora` only an adapter is trained; `final/` holds the adapter
+merged into the weights (the adapter itself in `adapter/`), so every later step reads a full
+model.
 """
 
 from __future__ import annotations
@@ -16,15 +20,19 @@ from typing import Any
 
 from sagert.core.errors import UserError
 from sagert.models.embedded import embedded_gguf_path
+from sagert.settings.recipes import ResolvedRecipe
 from sagert.settings.train import TrainSettings
 from sagert.store.paths import RunPaths
 from sagert.store.run import write_atomic
 from sagert.training.data import training_pairs
 from sagert.training.gguf import gguf_to_folder
+from sagert.training.lora import lora_config
+from sagert.training.model_size import count_parameters
 from sagert.training.split import split_pairs
 
 LOG_FILE = "train_log.jsonl"
 RESULT_FILE = "train_result.json"
+ADAPTER_DIR = "adapter"
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,8 @@ class TrainResult:
     train_pairs: int
     heldout_pairs: int
     dropped_too_long: int = 0
+    recipe: str = ""
+    """Each recipe value and where it came from (ResolvedRecipe.describe)."""
 
 
 def resolve_base_model(name: str, cache_dir: Path) -> str:
@@ -85,24 +95,25 @@ def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResul
         ) from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    dataset, too_long = training_pairs(dataset, tokenizer, settings.max_length)
+    recipe = settings.recipe(count_parameters(Path(base)) or int(model.num_parameters()))
+    dataset, too_long = training_pairs(dataset, tokenizer, recipe.max_length)
     if len(dataset) == 0:
         raise UserError(
             f"all {too_long} training pairs have prompts too long for max_length",
             field="train.max_length",
-            fix=f"raise it above {settings.max_length}",
+            fix=f"raise it above {recipe.max_length}",
         )
     common: dict[str, Any] = {
         "output_dir": str(output_dir),
         "per_device_train_batch_size": settings.batch_size,
         "gradient_accumulation_steps": settings.gradient_accumulation_steps,
-        "learning_rate": settings.resolved_learning_rate(),
-        "beta": settings.resolved_beta(),
+        "learning_rate": recipe.learning_rate,
+        "beta": recipe.beta,
         "lr_scheduler_type": settings.lr_scheduler,
         **_warmup(settings.warmup_ratio),
-        "num_train_epochs": settings.epochs,
+        "num_train_epochs": recipe.epochs,
         "max_steps": settings.max_steps or -1,
-        "max_length": settings.max_length,
+        "max_length": recipe.max_length,
         "save_steps": settings.save_steps,
         "save_strategy": "steps",
         "logging_steps": 1,
@@ -110,7 +121,7 @@ def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResul
         "seed": settings.seed,
         "use_cpu": not torch.cuda.is_available(),
     }
-    peft_config = _lora(settings)
+    peft_config = lora_config(settings.lora)
     log = _LossLog(output_dir / LOG_FILE)
     if settings.method == "dpo":
         from trl import DPOConfig, DPOTrainer
@@ -126,9 +137,7 @@ def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResul
     else:
         from trl.experimental.cpo import CPOConfig, CPOTrainer
 
-        cpo = CPOConfig(
-            **common, loss_type="simpo", cpo_alpha=0.0, simpo_gamma=settings.simpo_gamma
-        )
+        cpo = CPOConfig(**common, loss_type="simpo", cpo_alpha=0.0, simpo_gamma=recipe.simpo_gamma)
         trainer = CPOTrainer(
             model=model,
             args=cpo,
@@ -145,17 +154,30 @@ def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResul
             file=output_dir / LOG_FILE,
             fix="lower train.learning_rate, or remove the folder's checkpoints and train again",
         )
-    final = output_dir / "final"
-    trainer.save_model(str(final))
-    tokenizer.save_pretrained(str(final))
     loss = float(result.training_loss)
     if not math.isfinite(loss):
         raise UserError(f"training diverged (loss {loss})", fix="lower the learning rate")
+    final = _save(trainer, tokenizer, output_dir, lora=settings.lora is not None)
     used = n_train - too_long
     steps = int(result.global_step)
-    done = TrainResult(output_dir, final, base, steps, loss, used, n_held, too_long)
-    write_result(done, settings)
+    done = TrainResult(
+        output_dir, final, base, steps, loss, used, n_held, too_long, recipe.describe()
+    )
+    write_result(done, settings, recipe)
     return done
+
+
+def _save(trainer: Any, tokenizer: Any, output_dir: Path, *, lora: bool) -> Path:
+    """`final/`: the trained model, a LoRA adapter merged into its base (kept in adapter/)."""
+    final = output_dir / "final"
+    if lora:
+        trainer.save_model(str(output_dir / ADAPTER_DIR))
+        merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
+        merged.save_pretrained(str(final), safe_serialization=True)
+    else:
+        trainer.save_model(str(final))
+    tokenizer.save_pretrained(str(final))
+    return final
 
 
 def train_dir(run_dir: Path, settings: TrainSettings) -> Path:
@@ -163,7 +185,9 @@ def train_dir(run_dir: Path, settings: TrainSettings) -> Path:
     return Path(settings.output_dir or RunPaths(run_dir).train_dir(settings.method))
 
 
-def write_result(result: TrainResult, settings: TrainSettings) -> None:
+def write_result(
+    result: TrainResult, settings: TrainSettings, recipe: ResolvedRecipe | None = None
+) -> None:
     """What was trained, from what, how far: read by `sagert align` and the report."""
     data = {
         "method": settings.method,
@@ -175,6 +199,8 @@ def write_result(result: TrainResult, settings: TrainSettings) -> None:
         "heldout_pairs": result.heldout_pairs,
         "dropped_too_long": result.dropped_too_long,
         "settings": settings.model_dump(mode="json"),
+        "recipe": result.recipe,
+        "recipe_values": recipe.model_dump(mode="json") if recipe else None,
     }
     write_atomic(result.output_dir / RESULT_FILE, json.dumps(data, indent=2) + "\n")
 
@@ -198,6 +224,7 @@ def finished_training(out: Path, settings: TrainSettings) -> TrainResult | None:
         int(data["train_pairs"]),
         int(data["heldout_pairs"]),
         int(data.get("dropped_too_long", 0)),
+        str(data.get("recipe") or ""),
     )
 
 
@@ -209,22 +236,6 @@ def _warmup(ratio: float) -> dict[str, float]:
 
     params = inspect.signature(transformers.TrainingArguments.__init__).parameters
     return {"warmup_ratio": ratio} if "warmup_ratio" in params else {"warmup_steps": ratio}
-
-
-def _lora(settings: TrainSettings) -> Any:
-    if settings.lora is None:
-        return None
-    try:
-        import peft
-    except ImportError:
-        raise UserError("LoRA needs peft", fix="pip install peft") from None
-    return peft.LoraConfig(
-        r=settings.lora.r,
-        lora_alpha=settings.lora.alpha,
-        lora_dropout=settings.lora.dropout,
-        target_modules=settings.lora.target_modules,
-        task_type="CAUSAL_LM",
-    )
 
 
 def drop_checkpoints(output_dir: Path) -> int:
