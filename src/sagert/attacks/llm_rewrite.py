@@ -87,6 +87,13 @@ def refusal_in(answer: str, request: str = "") -> str | None:
     return refusal_marker(answer, REFUSAL_WINDOW, ignore=request)
 
 
+_ABOUT_THE_TASK = re.compile(
+    r"\b(?:i(?:'ll| will)|let me) (?:rewrite|revise|rephrase)\b"
+    r"|\b(?:red[- ]teaming|ai[- ]safety) dataset\b",
+    re.IGNORECASE,
+)
+
+
 def problem_with(answer: str, request: str, min_ratio: float) -> str | None:
     """Why a cleaned answer is not a usable rewrite of `request`, or None if it is."""
     if not answer.strip():
@@ -96,6 +103,8 @@ def problem_with(answer: str, request: str, min_ratio: float) -> str | None:
     phrase = refusal_in(answer, request)
     if phrase:
         return f"the model refused ({phrase!r})"
+    if _ABOUT_THE_TASK.search(answer) and not _ABOUT_THE_TASK.search(request):
+        return "the model talked about the task instead of rewriting the prompt"
     if normalize(answer) == normalize(request):
         return "the model returned the prompt unchanged"
     if len(answer) < max(4, min_ratio * len(request.strip())):
@@ -108,6 +117,8 @@ class Rewrite:
     text: str
     attempts: int
     raw: list[str]
+    refusals: int = 0
+    """Attempts the model refused; each later attempt is asked with `reframed` set."""
 
 
 async def llm_rewrite(
@@ -120,13 +131,16 @@ async def llm_rewrite(
     attempts: int = ATTEMPTS,
     **values: Any,
 ) -> Rewrite:
-    """Rewrite `text` with the template; retries with seed ctx.seed + attempt."""
+    """Rewrite `text` with the template; retries with seed ctx.seed + attempt. After a refusal
+    the template is rendered with `reframed=True` (the shared frames then add a second framing);
+    an answer cut at max_tokens is an answer to the request, not a rewrite of it."""
     model = ctx.require_model(name)
-    prompt = ctx.templates.render(template, request=text, **values)
-    messages = [Message(role="user", content=prompt)]
     raw: list[str] = []
     reason = "no attempt made"
+    refusals = 0
     for attempt in range(attempts):
+        prompt = ctx.templates.render(template, request=text, reframed=refusals > 0, **values)
+        messages = [Message(role="user", content=prompt)]
         config = GenerateConfig(seed=ctx.seed + attempt)
         try:
             output = await model.generate(messages, config)
@@ -140,8 +154,11 @@ async def llm_rewrite(
         raw.append(answer)
         cleaned = clean_rewrite(answer)
         problem = problem_with(cleaned, text, min_ratio)
+        if problem is None and getattr(output, "finish_reason", None) == "length":
+            problem = "the answer was cut at max_tokens (an answer, not a rewrite)"
         if problem is None:
-            return Rewrite(cleaned, attempt + 1, raw)
+            return Rewrite(cleaned, attempt + 1, raw, refusals)
+        refusals += problem.startswith("the model refused")
         reason = problem
     raise TransformError(
         f"{name}: no usable rewrite after {attempts} attempts (last: {reason})",
@@ -174,7 +191,10 @@ class LLMRewriteTransform:
             min_ratio=self.min_ratio,
             **choices,
         )
-        return TransformResult(result.text, args={**choices, "attempts": result.attempts})
+        args = {**choices, "attempts": result.attempts}
+        if result.refusals:
+            args["refusals"] = result.refusals
+        return TransformResult(result.text, args=args)
 
 
 class LLMAttack(LLMRewriteTransform):

@@ -19,10 +19,13 @@ from sagert.workflows import baseline as workflow
 def baseline(
     config: Path = typer.Argument(..., help="The SAGE run's config."),
     calls: int | None = typer.Option(None, help="Call budget (default: what the run spent)."),
+    pairs: bool = typer.Option(
+        False, "--pairs", help="Also answer, judge and pair its prompts (pairs per 1,000 tokens)."
+    ),
 ) -> None:
     """The naive baseline on the same generator and call budget, as run <name>-baseline."""
     cfg = load_config(config)
-    result = workflow.run(cfg, calls=calls, progress=stage_progress)
+    result = workflow.run(cfg, calls=calls, pairs=pairs, progress=stage_progress)
     print_summary(result.run_dir, result.summaries)
     print_yield(result.run_dir)
     out = console()

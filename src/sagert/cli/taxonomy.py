@@ -97,8 +97,15 @@ def show(
 
 
 @taxonomy_app.command("expand")
-def expand(config: Path = typer.Argument(..., help="Run config (YAML).")) -> None:
+def expand(
+    config: Path = typer.Argument(..., help="Run config (YAML)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Also write the tree here (a taxonomy file for other configs)."
+    ),
+) -> None:
     """Expand the config's taxonomy with the generator; re-running resumes."""
-    tree, path = workflow.expand(load_config(config), progress=stage_progress)
+    tree, path = workflow.expand(load_config(config), progress=stage_progress, out=out)
     counts = ", ".join(f"{level}: {n}" for level, n in tree.counts().items())
     Console().print(Text(f"{path}  ({counts})"))
+    if out is not None:
+        Console().print(Text(f"{out}  (use it as taxonomy: {out}, with expand: {{depth: 0}})"))

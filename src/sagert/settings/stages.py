@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -23,20 +23,52 @@ class RespondStage(BaseModel):
     concurrency: int = Field(default=64, ge=1, le=4096, description="Records in flight.")
 
 
+_Breadth = Annotated[int, Field(ge=1, le=50)]
+
+
 class ExpandStage(BaseModel):
     """Topic expansion: the generator splits each frontier node into children, level by level."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     depth: int = Field(default=2, ge=0, le=4, description="Levels added below the taxonomy.")
-    breadth: int = Field(default=4, ge=1, le=50, description="Children asked for per node.")
+    breadth: _Breadth | list[_Breadth] = Field(
+        default=4,
+        description="Children asked for per node; a list gives one per round (SAGE: [9, 6]).",
+    )
     max_nodes_per_round: int | None = Field(
         default=None, ge=1, description="Expand at most this many nodes per level (sampled)."
     )
     similarity: float = Field(
         default=0.85, gt=0.0, le=1.0, description="Siblings this alike (0-1) are duplicates."
     )
+    near_duplicates: Literal["auto", "embedding", "minhash", "off"] = Field(
+        default="off",
+        description="After each round, drop new nodes too close to a sibling or cousin (same"
+        " grandparent): all-MiniLM embeddings (auto: when installed, else MinHash of the names'"
+        " character 3-grams). The starter config turns it on (auto).",
+    )
+    embedding_threshold: float = Field(default=0.9, gt=0.0, le=1.0)
+    minhash_threshold: float = Field(default=0.7, gt=0.0, le=1.0)
+    reframe: bool = Field(
+        default=True, description="After a refusal, ask once more with the second framing."
+    )
     concurrency: int = Field(default=32, ge=1, le=4096)
+
+    @model_validator(mode="after")
+    def _breadths(self) -> ExpandStage:
+        if isinstance(self.breadth, list) and not self.breadth:
+            raise ValueError("breadth: give a number, or one number per round")
+        return self
+
+    def breadth_at(self, round_no: int) -> int:
+        """Children asked for in round `round_no` (a list's last number covers later rounds)."""
+        if isinstance(self.breadth, int):
+            return self.breadth
+        return self.breadth[min(round_no, len(self.breadth) - 1)]
+
+
+FactorKind = Literal["format", "persona", "tactic", "region"]
 
 
 class SampleStage(BaseModel):
@@ -45,12 +77,34 @@ class SampleStage(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     n_samples: int = Field(default=24, ge=1, le=10_000_000)
+    per_leaf: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="Samples per leaf category (n_samples = per_leaf x leaves; overrides it).",
+    )
     formats: list[str] = Field(default_factory=lambda: ["all"])
     custom_formats: Path | None = Field(default=None, description="YAML: formats: [{name, ...}]")
     personas: list[str] | None = Field(
         default=None, description="None: built-in personas; []: no persona factor."
     )
     regions: list[str] = Field(default_factory=list, description="Regions or languages.")
+    tactics: list[str] | None = Field(
+        default=None,
+        description="None: built-in persuasion tactics; []: none. A factor when"
+        " `factors` lists tactic.",
+    )
+    factors: list[FactorKind] = Field(
+        default_factory=lambda: list[FactorKind](["format", "persona", "region"]),
+        description="The factor kinds drawn (format, persona, tactic, region).",
+    )
+    factors_per_sample: int | None = Field(
+        default=None,
+        ge=1,
+        le=4,
+        description="Instruct-SkillMix: each sample is conditioned on a random k of the factor"
+        " kinds (combinations taking turns); None: every kind on every sample.",
+    )
 
 
 class RawTextStage(BaseModel):
@@ -60,6 +114,9 @@ class RawTextStage(BaseModel):
 
     attempts: int = Field(default=3, ge=1, le=10)
     min_chars: int = Field(default=40, ge=1)
+    reframe: bool = Field(
+        default=True, description="After a refusal, the next attempt uses the second framing."
+    )
     concurrency: int = Field(default=64, ge=1, le=4096)
 
 
@@ -68,6 +125,9 @@ class ExtractStage(BaseModel):
 
     queries_per_text: int = Field(default=3, ge=1, le=20)
     attempts: int = Field(default=3, ge=1, le=10)
+    reframe: bool = Field(
+        default=True, description="After a refusal, ask once more with the second framing."
+    )
     concurrency: int = Field(default=64, ge=1, le=4096)
 
 

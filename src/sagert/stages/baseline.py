@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from sagert.attacks.llm_rewrite import clean_rewrite
 from sagert.core.ids import stable_id
 from sagert.core.refusals import refusal_marker
 from sagert.core.seeds import record_seed
 from sagert.engine.context import RunContext
 from sagert.engine.stage import stages
+from sagert.generation.sample import leaf_groups
 from sagert.models.model import ModelCallError
 from sagert.models.types import GenerateConfig, Message
 from sagert.settings.stages import BaselineStage
@@ -21,11 +24,16 @@ from sagert.taxonomy import Taxonomy
 from sagert.taxonomy.walk import taxonomy_path, walk_leaves
 
 
-def baseline_sources(tree: Taxonomy, budget: int) -> Iterator[Record]:
-    """Call i asks about category i mod n: every category gets its share of the budget."""
-    leaves = list(walk_leaves(tree.model_dump(mode="json")["roots"]))
+def baseline_sources(tree: Taxonomy, budget: int, seed: int = 0) -> Iterator[Record]:
+    """Call i asks about one topic of leaf category i mod n, the leaves in a seeded order and
+    each leaf's topics taking turns: every leaf gets its share of the budget, as in `sample`,
+    even when the budget is smaller than the tree."""
+    groups = leaf_groups(list(walk_leaves(tree.model_dump(mode="json")["roots"])))
+    rng = random.Random(seed)
+    rng.shuffle(groups)
     for i in range(budget):
-        leaf = leaves[i % len(leaves)]
+        topics = groups[i % len(groups)]
+        leaf = topics[(i // len(groups)) % len(topics)]
         node = leaf.chain[-1]
         yield Record(
             id=stable_id("baseline", i, leaf.keys),
@@ -64,13 +72,14 @@ class Baseline:
             )
         except ModelCallError as exc:
             return [record.failed(self.name, str(exc), [exc.raw] if exc.raw else [], exc.attempts)]
-        text = out.text.strip()
-        if not text:
-            return [record.failed(self.name, "empty answer", [out.text], 1)]
-        # The same filter as sagert's raw_text stage: a refusal is not a baseline prompt.
-        marker = refusal_marker(text)
+        # The same filter as sagert's raw_text stage: a refusal is not a baseline prompt; and
+        # the same cleaning as a rewrite ("Sure! Here is a request:", quotes around it).
+        marker = refusal_marker(out.text.strip())
         if marker:
             return [record.failed(self.name, f"the generator refused ({marker!r})", [out.text], 1)]
+        text = clean_rewrite(out.text)
+        if not text:
+            return [record.failed(self.name, "empty answer", [out.text], 1)]
         return [
             record.child(
                 self.name, prompt=text, seed_prompt=text, meta={**record.meta, "attack": "none"}

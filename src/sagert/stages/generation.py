@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -13,6 +14,7 @@ from sagert.core.refusals import refusal_marker
 from sagert.core.seeds import record_rng, record_seed
 from sagert.engine.context import RunContext
 from sagert.engine.stage import stages
+from sagert.generation.queries import meta_query_reason
 from sagert.models.model import ModelCallError
 from sagert.models.structured import generate_structured
 from sagert.models.types import GenerateConfig, Message
@@ -38,20 +40,23 @@ class RawText:
 
     async def process(self, record: Record, ctx: RunContext) -> list[Record]:
         m = record.meta
-        prompt = ctx.templates.render(
-            "generation/raw_text.j2",
-            topic=m["topic"],
-            topic_description=m["topic_description"],
-            category_path=m["category_path"],
-            format=record.format,
-            format_description=m["format_description"],
-            persona=record.persona,
-            region=m.get("region"),
-            domain=ctx.config.domain,
-        )
+        framings = RAW_TEXT_FRAMINGS if self.settings.reframe else RAW_TEXT_FRAMINGS[:1]
+        values = {
+            "topic": m["topic"],
+            "topic_description": m["topic_description"],
+            "category_path": m["category_path"],
+            "format": record.format,
+            "format_description": m["format_description"],
+            "persona": record.persona,
+            "region": m.get("region"),
+            "tactic": m.get("tactic"),
+            "domain": ctx.config.domain,
+        }
         raw: list[str] = []
         reason = "no answer"
+        framing = refusals = 0
         for attempt in range(self.settings.attempts):
+            prompt = ctx.templates.render(framings[framing], **values)
             seed = record_seed(ctx.config.seed, record.id, self.name, attempt)
             try:
                 out = await ctx.role("generator").generate(
@@ -68,11 +73,24 @@ class RawText:
             marker = refusal_marker(text)
             if marker:
                 reason = f"the generator refused ({marker!r})"
+                refusals += 1
+                framing = min(framing + 1, len(framings) - 1)  # the next framing, then stay
             elif len(text) < self.settings.min_chars:
                 reason = f"too short ({len(text)} < {self.settings.min_chars} characters)"
             else:
-                return [record.child(self.name, meta={**m, "raw_text": text})]
+                meta = {**m, "raw_text": text, **framing_meta(framings[framing], refusals)}
+                return [record.child(self.name, meta=meta)]
         return [record.failed(self.name, reason, raw, self.settings.attempts)]
+
+
+RAW_TEXT_FRAMINGS = ("generation/raw_text.j2", "generation/raw_text_reframed.j2")
+"""The raw-text prompt, and the second framing an attempt after a refusal uses."""
+EXTRACT_FRAMINGS = ("generation/extract.j2", "generation/extract_reframed.j2")
+
+
+def framing_meta(template: str, refusals: int) -> dict[str, Any]:
+    """What a record keeps of how it was asked: the template, and the refusals before it."""
+    return {"framing": template.rsplit("/", 1)[-1].removesuffix(".j2"), "refusals": refusals}
 
 
 class _Query(BaseModel):
@@ -104,32 +122,62 @@ class Extract:
     async def process(self, record: Record, ctx: RunContext) -> list[Record]:
         m = record.meta
         k = self.settings.queries_per_text
-        prompt = ctx.templates.render(
-            "generation/extract.j2",
-            raw_text=m["raw_text"],
-            k=k,
-            topic=m["topic"],
-            category_path=m["category_path"],
-            format=record.format,
-        )
-        result = await generate_structured(
-            ctx.role("generator"),
-            [Message(role="user", content=prompt)],
-            _Queries,
-            GenerateConfig(seed=record_seed(ctx.config.seed, record.id, self.name)),
-            attempts=self.settings.attempts,
-        )
-        if result.value is None:
-            return [
-                record.failed(self.name, result.error or "no answer", result.raw, result.attempts)
-            ]
+        framings = EXTRACT_FRAMINGS if self.settings.reframe else EXTRACT_FRAMINGS[:1]
+        raw: list[str] = []
+        attempts = refusals = 0
+        why = "no answer"
+        for n, framing in enumerate(framings):
+            prompt = ctx.templates.render(
+                framing,
+                raw_text=m["raw_text"],
+                k=k,
+                topic=m["topic"],
+                category_path=m["category_path"],
+                format=record.format,
+                persona=record.persona,
+                tactic=m.get("tactic"),
+            )
+            # The first framing keeps the seed it always had (and so the cache's answers).
+            purpose = self.name if n == 0 else f"{self.name}-framing-{n}"
+            seed = record_seed(ctx.config.seed, record.id, purpose)
+            result = await generate_structured(
+                ctx.role("generator"),
+                [Message(role="user", content=prompt)],
+                _Queries,
+                GenerateConfig(seed=seed),
+                attempts=self.settings.attempts,
+            )
+            raw += result.raw
+            attempts += result.attempts
+            if result.value is None:
+                why = result.error or "no answer"
+                if not any(refusal_marker(text) for text in result.raw):
+                    break  # malformed, not refused: another framing would not help
+                refusals += 1
+                why = f"the generator refused ({why})"
+                continue
+            out, dropped = self._queries(record, result.value.queries[:k])
+            if out:
+                meta = {**framing_meta(framing, refusals), "dropped_queries": dict(dropped)}
+                return [r.model_copy(update={"meta": {**r.meta, **meta}}) for r in out]
+            refusals += dropped["refused"] > 0
+            why = _nothing_usable(dropped)
+            if not dropped["refused"]:
+                break  # not refused: meta questions or duplicates, the framing is not why
+        return [record.failed(self.name, why, raw, attempts)]
+
+    def _queries(self, record: Record, queries: list[_Query]) -> tuple[list[Record], Counter[str]]:
         out: list[Record] = []
         seen: set[str] = set()
-        refused = 0
-        for i, q in enumerate(result.value.queries[:k]):
+        dropped: Counter[str] = Counter()
+        for i, q in enumerate(queries):
             text = q.query.strip()
             if refusal_marker(text):
-                refused += 1
+                dropped["refused"] += 1
+                continue
+            meta_reason = meta_query_reason(text)
+            if meta_reason:
+                dropped[f"meta question ({meta_reason})"] += 1
                 continue
             if text.lower() in seen:
                 continue
@@ -141,17 +189,22 @@ class Extract:
                     seed_prompt=text,
                     prompt=text,
                     meta={
-                        **m,
+                        **record.meta,
                         "query_index": i,
                         "rationale": q.rationale.strip(),
                         "extracted_category": q.category.strip(),
                     },
                 )
             )
-        if not out:
-            why = "every extracted query was a refusal" if refused else "no usable query"
-            return [record.failed(self.name, why, result.raw, result.attempts)]
-        return out
+        return out, dropped
+
+
+def _nothing_usable(dropped: Counter[str]) -> str:
+    if dropped and set(dropped) == {"refused"}:
+        return "every extracted query was a refusal"
+    if dropped:
+        return "no usable query (" + ", ".join(f"{n} {why}" for why, n in dropped.items()) + ")"
+    return "no usable query"
 
 
 def _transform_context(

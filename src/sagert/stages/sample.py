@@ -1,7 +1,8 @@
 """`sample`: the records the generation starts from, made without a model call.
 
-Topic x task format x persona x region, leaves taking turns so each gets its share; seeded and
-prefix-stable, so nothing is written: a re-run makes the same records again.
+Topic x task format x persona x tactic x region (all of them, or k at a time), leaves taking
+turns so each gets its share; seeded and prefix-stable, so nothing is written: a re-run makes
+the same records again.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sagert.engine.context import RunContext
 from sagert.engine.progress import ProgressFactory
 from sagert.engine.stage import stages
 from sagert.engine.summary import StageSummary
-from sagert.generation.sample import sample_records
+from sagert.generation.sample import sample_count, sample_records
 from sagert.settings.stages import SampleStage
 from sagert.store.records import Record
 from sagert.taxonomy import Taxonomy, load_taxonomy
@@ -48,8 +49,9 @@ class Sample:
         return []
 
     def outputs(self, ctx: RunContext) -> tuple[Iterator[Record], int | None]:
-        records = sample_records(tree_of(ctx), self.settings, ctx.config.seed)
-        return records, self.settings.n_samples
+        tree = tree_of(ctx)
+        records = sample_records(tree, self.settings, ctx.config.seed)
+        return records, sample_count(tree, self.settings)
 
 
 def tree_of(ctx: RunContext) -> Taxonomy:
