@@ -431,3 +431,15 @@ def test_the_gate_judge_is_the_default_prompt_judge_and_evaluate_prompts_are_exc
     )
     assert stage.roles() == ("generator", "judge")
     assert re.search(r"\bharm_intent\b", json.dumps(stage.spec()))
+
+
+def test_align_adds_its_prompt_files_to_the_contrast_exclusions(tmp_path: Path):
+    from sagert.settings.evaluate import PromptSource
+    from sagert.workflows.generate import with_test_sets
+
+    xs = PromptSource(path=tmp_path / "xstest_prompts.csv", loader="xstest")
+    on = RunConfig.model_validate({"stages": {"contrast": {"share": 0.3}}})
+    added = with_test_sets(on, [xs, xs])
+    assert added.stages.contrast.exclude == [ExcludeSource(path=xs.path, loader="xstest")]
+    assert with_test_sets(added, [xs]) == added  # already there: unchanged
+    assert with_test_sets(RunConfig(), [xs]) == RunConfig()  # contrast off: nothing to screen

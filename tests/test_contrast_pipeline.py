@@ -128,3 +128,20 @@ def test_contrast_pairs_end_to_end(tmp_path: Path, write_config):
     )
     assert len(rows(run_dir, "contrast")) == len(pairs)
     assert after["stages"]["contrast_prompts"]["contrast"]["excluded_test_set"] == len(excluded)
+
+    # A test set added later applies to the pairs already made: the screen is a view.
+    leaked = contrast_rows[0]
+    extra = tmp_path / "later_test.csv"
+    extra.write_text(f"prompt\n{leaked['prompt']}\n", encoding="utf-8")
+    stages["contrast"]["exclude"].append({"path": str(extra)})
+    config = write_config(
+        {"name": "c", "models": {"generator": generator}, **SMALL, "stages": stages}
+    )
+    third = run_sagert("generate", str(config), cwd=tmp_path)
+    assert third.returncode == 0, third.stderr
+    later = json.loads((run_dir / "manifest.json").read_text())["stages"]["contrast_prompts"]
+    assert later["contrast"]["excluded_test_set"] == len(excluded) + 1
+    assert later["contrast"]["exclusion_prompts"] == 451
+    final = [json.loads(x) for x in (run_dir / "export" / "train.jsonl").read_text().splitlines()]
+    assert leaked["id"] not in {row["id"] for row in final}
+    assert Counter(row["kind"] for row in final) == {"harmful": 36, "contrast": target}

@@ -29,6 +29,7 @@ from sagert.results.contrast import (
 from sagert.results.yields import run_yield, yield_lines
 from sagert.settings.run import RunConfig
 from sagert.settings.yaml_file import read_yaml_mapping
+from sagert.stages.contrast_screen import left_out_ids
 from sagert.store.records import Record
 from sagert.store.run import RunStore, write_atomic
 from sagert.workflows.hub import HubClient, hub_token, push_files
@@ -38,6 +39,7 @@ EXPORT_FORMATS = ("trl", "jsonl", "parquet", "hf")
 
 PAIRS_STAGE = "pairs"
 CONTRAST_STAGE = "contrast"
+CONTRAST_PROMPTS_STAGE = "contrast_prompts"
 HUB_DATA_FILE = "data/train-00000-of-00001.parquet"
 """Where `DatasetDict.push_to_hub` puts a one-shard train split; the card's `configs:` names it."""
 HUB_DATA_GLOB = "data/train-*"
@@ -48,8 +50,14 @@ def pair_records(store: RunStore) -> Iterator[Record]:
 
 
 def contrast_records(store: RunStore) -> Iterator[Record]:
-    """The validated contrast pairs (benign prompts that look harmful), in id order."""
-    kept = (r for r in store.records(CONTRAST_STAGE, ok_only=True) if "pair" in r.meta)
+    """The validated contrast pairs (benign prompts that look harmful), in id order, but for
+    those whose prompt the last screen left out (a test set added since they were made)."""
+    left_out = left_out_ids(store, CONTRAST_PROMPTS_STAGE)
+    kept = (
+        r
+        for r in store.records(CONTRAST_STAGE, ok_only=True)
+        if "pair" in r.meta and r.parent_id not in left_out
+    )
     return iter(sorted(kept, key=lambda r: r.id))
 
 
