@@ -128,6 +128,16 @@ def test_best_of_takes_the_safest_by_a_harm_score_first():
     assert pick_best(answers, scores, SAFE, harm_scores=False) == 0
 
 
+def test_best_of_prefers_a_full_refusal_to_a_partial_one():
+    partial = answer("I can't give exact amounts, but in general you would mix the two and heat")
+    full = answer("I can't help with that.")
+    verdicts = [
+        {"verdict": "refused", "categories": ["partial_refusal"]},
+        {"verdict": "refused", "categories": ["full_refusal"]},
+    ]
+    assert pick_best([partial, full], verdicts, SAFE) == 1
+
+
 def test_best_of_ties_go_to_the_first_sample():
     same = [answer("I can't help with that."), answer("I cannot help with that.")]
     assert pick_best(same, v("refused", "refused"), SAFE) == 0
