@@ -1,5 +1,5 @@
 """The closing tables of a run: stages, why records failed, what each model cost, what the
-prompt gates let through."""
+prompt gates let through, what the contrast stages made."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sagert.cli.console import console
+from sagert.cli.contrast import print_contrast
 from sagert.cli.gates import print_gates
 from sagert.cli.languages import print_translations
 from sagert.cli.tables import print_models, stages_table
@@ -28,6 +29,7 @@ def print_summary(run_dir: Path, summaries: list[StageSummary]) -> None:
     print_models(out, summaries, tokens=True, title="models (this run)")
     print_gates(summaries)
     print_translations(summaries)
+    print_contrast(summaries)
     wall = sum(s.seconds for s in summaries)
     out.print(Text(f"run: {run_dir}  ({wall:.1f} s in stages)"))
     print_stop(summaries)

@@ -6,7 +6,9 @@ hit costs nothing and a re-run does not zero the bill). Prompts are the run's pr
 first of PROMPT_STAGES with records, or the baseline's own stage), counted against the tokens of
 the stages that made them (all but the answering ones); when a prompt gate made that set, its
 prompts are the harmful ones and the figure is harmful prompts per 1,000 tokens. Pairs are the
-kept pairs, against every token of the run. Each gate's harmful-prompt rate is carried beside.
+kept pairs, against every token of the run but the contrast stages'; contrast pairs (benign
+prompts that look harmful) against those stages' own tokens. Each gate's harmful-prompt rate
+is carried beside.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from sagert.store.run import RunStore
 
 ANSWER_STAGES = ("responses", "judge", "pairs")
 """Stages that answer and judge prompts rather than make them."""
+CONTRAST_STAGES = ("contrast_prompts", "contrast")
+"""The contrast pairs' stages: their own prompts and answers, counted apart."""
 PAIRS_STAGE = "pairs"
+CONTRAST_STAGE = "contrast"
 BASELINE_STAGE = "baseline"
 GATE_FIELDS = ("judged", "harmful", "benign", "errors", "harmful_rate")
 
@@ -31,13 +36,19 @@ def run_yield(store: RunStore) -> dict[str, Any]:
     """The yield figures of a run folder (generation or baseline)."""
     manifest = store.manifest()
     tokens = manifest.completion_tokens()
-    making = tuple(name for name in manifest.stages if name not in ANSWER_STAGES)
+    contrast_tokens = manifest.completion_tokens(CONTRAST_STAGES)
+    harmful_tokens = tokens - contrast_tokens
+    making = tuple(
+        name for name in manifest.stages if name not in (*ANSWER_STAGES, *CONTRAST_STAGES)
+    )
     prompt_tokens = manifest.completion_tokens(making)
     stage = next((s for s in (*PROMPT_STAGES, BASELINE_STAGE) if store.paths.has_records(s)), None)
     prompts = store.count(stage, ok_only=True) if stage else 0
     gated = bool(stage and stage.startswith("gate_"))
     ran_pairs = PAIRS_STAGE in manifest.stages or store.paths.has_records(PAIRS_STAGE)
     pairs = store.count(PAIRS_STAGE, ok_only=True) if ran_pairs else None
+    ran_contrast = CONTRAST_STAGE in manifest.stages
+    contrast = store.count(CONTRAST_STAGE, ok_only=True) if ran_contrast else None
     gates = {
         name: {k: entry.model_extra["gate"].get(k) for k in GATE_FIELDS}
         for name, entry in manifest.stages.items()
@@ -52,7 +63,12 @@ def run_yield(store: RunStore) -> dict[str, Any]:
         "prompts_per_1k_tokens": per_1k(prompts, prompt_tokens),
         "harmful_prompts_per_1k_tokens": per_1k(prompts, prompt_tokens) if gated else None,
         "pairs": pairs,
-        "pairs_per_1k_tokens": per_1k(pairs, tokens) if pairs is not None else None,
+        "pairs_per_1k_tokens": per_1k(pairs, harmful_tokens) if pairs is not None else None,
+        "contrast_pairs": contrast,
+        "contrast_completion_tokens": contrast_tokens,
+        "contrast_pairs_per_1k_tokens": (
+            per_1k(contrast, contrast_tokens) if contrast is not None else None
+        ),
         "gates": gates,
     }
 
@@ -66,6 +82,12 @@ def yield_lines(data: dict[str, Any]) -> list[str]:
         out.append(
             f"validated pairs: {data['pairs']:,} = {_num(data['pairs_per_1k_tokens'])}"
             " per 1,000 generated tokens"
+        )
+    if data.get("contrast_pairs") is not None:
+        out.append(
+            f"contrast pairs: {data['contrast_pairs']:,} ="
+            f" {_num(data['contrast_pairs_per_1k_tokens'])} per 1,000 tokens of the contrast"
+            f" stages ({data['contrast_completion_tokens']:,})"
         )
     kind = "harmful prompts (passed the gate)" if data.get("prompts_gated") else "prompts"
     if data.get("prompt_stage"):

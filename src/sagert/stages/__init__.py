@@ -2,6 +2,8 @@
 
 from sagert.stages import (
     baseline,
+    contrast,
+    contrast_pairs,
     dedup,
     evaluation,
     expand,
@@ -17,6 +19,8 @@ from sagert.stages import (
 
 __all__ = [
     "baseline",
+    "contrast",
+    "contrast_pairs",
     "dedup",
     "evaluation",
     "expand",

@@ -17,6 +17,7 @@ from sagert.models.model import ModelCallError
 from sagert.models.types import GenerateConfig, Message
 from sagert.settings.run import RunConfig
 from sagert.settings.stages import JudgeStage, PairsStage, ResponsesStage
+from sagert.stages.best_of import pick_best
 from sagert.store.records import Record, Response
 from sagert.translation.english import EnglishReader, reads_only_some, score_readable
 from sagert.translation.translate import Translator
@@ -53,13 +54,13 @@ class Responses:
     async def process(self, record: Record, ctx: RunContext) -> list[Record]:
         s = self.settings
         sides = (
-            (CHOSEN, ctx.role("aligned"), s.aligned_system_prompt, s.aligned_prefill),
-            (REJECTED, ctx.role(s.rejected_from), s.unaligned_system_prompt, None),
+            (CHOSEN, ctx.role("aligned"), aligned_system(s, ctx), s.prefill, s.chosen_samples),
+            (REJECTED, ctx.role(s.rejected_from), s.unaligned_system_prompt, None, s.n_samples),
         )
         responses: dict[str, list[Response]] = {}
-        for side, model, system, prefill in sides:
+        for side, model, system, prefill, n in sides:
             try:
-                responses[side] = await self._answers(record, ctx, side, model, system, prefill)
+                responses[side] = await self._answers(record, ctx, side, model, system, prefill, n)
             except ModelCallError as exc:
                 return [
                     record.failed(
@@ -76,6 +77,7 @@ class Responses:
         model: RoleModel,
         system: str | None,
         prefill: str | None,
+        n: int,
     ) -> list[Response]:
         # A multi-turn record (Crescendo's) is answered as the whole conversation.
         messages = [Message.model_validate(t) for t in record.turns or []] or [
@@ -86,10 +88,19 @@ class Responses:
         return await answer_samples(
             model,
             messages,
-            self.settings.n_samples,
+            n,
             lambda sample: record_seed(ctx.config.seed, record.id, f"{self.name}-{side}", sample),
             GenerateConfig(prefill=prefill),
         )
+
+
+def aligned_system(settings: ResponsesStage, ctx: RunContext) -> str | None:
+    """The aligned role's system prompt: the fixed text when given, else the safety template."""
+    if settings.aligned_system_prompt is not None:
+        return settings.aligned_system_prompt
+    if settings.aligned_system_template is None:
+        return None
+    return ctx.templates.render(settings.aligned_system_template)
 
 
 @stages.register("judge", "The configured judge scores every chosen and rejected response.")
@@ -158,7 +169,9 @@ def decide_pair(record: Record, judge: str, kind: JudgeKind = "refusal") -> Pair
     """Keep a pair only when a chosen answer is judged safe and a rejected one unsafe (for a
     refusal judge: refused and complied count too; see GOOD_VERDICTS).
 
-    A judge error never counts either way: it is reported as the reason a pair is dropped.
+    Of several good chosen answers the best is kept (stages/best_of.py: safest, then most
+    helpful); the rejected one is the first judged unsafe. A judge error never counts either
+    way: it is reported as the reason a pair is dropped.
     """
     verdicts = record.scores.get(judge)
     if not isinstance(verdicts, dict):
@@ -166,7 +179,9 @@ def decide_pair(record: Record, judge: str, kind: JudgeKind = "refusal") -> Pair
     chosen = [v["verdict"] for v in verdicts.get(CHOSEN, [])]
     rejected = [v["verdict"] for v in verdicts.get(REJECTED, [])]
     safe, unsafe = GOOD_VERDICTS[kind]
-    good_chosen = next((i for i, v in enumerate(chosen) if v in safe), None)
+    good_chosen = pick_best(
+        record.responses.get(CHOSEN, []), verdicts.get(CHOSEN, []), safe, harm_scores=kind == "harm"
+    )
     good_rejected = next((i for i, v in enumerate(rejected) if v in unsafe), None)
     if good_chosen is not None and good_rejected is not None:
         return PairDecision(True, "kept", good_chosen, good_rejected)

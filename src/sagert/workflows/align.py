@@ -226,7 +226,9 @@ def run(
         evaluation.prepare(evaluate.model_copy(update={"prompts": extra}), config.seed)
     check_plan(config, settings.heldout_fraction, len(extra))
     check_rounds(config, settings)
-    generated = generation.run(config, progress=progress) if generate else []
+    # the prompt files evaluated on are test sets: no contrast pair may be made from them
+    gen_config = generation.with_test_sets(config, prompts or [])
+    generated = generation.run(gen_config, progress=progress) if generate else []
     if stopped_by(generated):
         return AlignResult(None, 0, None, generated)  # a budget: train on no half dataset
     export_run(config.run_dir, ["trl"])

@@ -8,6 +8,7 @@ Lineage is a JSON string: its arguments differ per step, which Arrow cannot type
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -18,7 +19,17 @@ from typing import Any
 
 from sagert.core.errors import UserError
 from sagert.judges.base import judge_kind, judges
+from sagert.results.contrast import (
+    CONTRAST_KIND,
+    HARMFUL_KIND,
+    contrast_taken,
+    mix_positions,
+    share_line,
+)
 from sagert.results.yields import run_yield, yield_lines
+from sagert.settings.run import RunConfig
+from sagert.settings.yaml_file import read_yaml_mapping
+from sagert.stages.contrast_screen import left_out_ids
 from sagert.store.records import Record
 from sagert.store.run import RunStore, write_atomic
 from sagert.workflows.hub import HubClient, hub_token, push_files
@@ -29,6 +40,8 @@ EXPORT_FORMATS = ("trl", "jsonl", "parquet", "hf")
 PAIRS_STAGE = "pairs"
 TRANSLATE_STAGE = "translate"
 """Its pairs (one per language of each validated pair) are exported after the source pairs."""
+CONTRAST_STAGE = "contrast"
+CONTRAST_PROMPTS_STAGE = "contrast_prompts"
 HUB_DATA_FILE = "data/train-00000-of-00001.parquet"
 """Where `DatasetDict.push_to_hub` puts a one-shard train split; the card's `configs:` names it."""
 HUB_DATA_GLOB = "data/train-*"
@@ -38,6 +51,44 @@ def pair_records(store: RunStore) -> Iterator[Record]:
     """The validated pairs, then their translations (the translate stage after pairs)."""
     for stage in (PAIRS_STAGE, TRANSLATE_STAGE):
         yield from (r for r in store.records(stage, ok_only=True) if "pair" in r.meta)
+
+
+def contrast_records(store: RunStore) -> Iterator[Record]:
+    """The validated contrast pairs (benign prompts that look harmful), in id order, but for
+    those whose prompt the last screen left out (a test set added since they were made)."""
+    left_out = left_out_ids(store, CONTRAST_PROMPTS_STAGE)
+    kept = (
+        r
+        for r in store.records(CONTRAST_STAGE, ok_only=True)
+        if "pair" in r.meta and r.parent_id not in left_out
+    )
+    return iter(sorted(kept, key=lambda r: r.id))
+
+
+def configured_share(store: RunStore) -> float:
+    """`stages.contrast.share` of the run's config as last resolved (0 when unreadable)."""
+    try:
+        config = RunConfig.model_validate(read_yaml_mapping(store.paths.config))
+    except (UserError, ValueError):
+        return 0.0
+    return config.stages.contrast.share
+
+
+def contrast_mix(store: RunStore) -> dict[str, Any]:
+    """The training set's make-up: harmful pairs, and the contrast pairs the share takes."""
+    share = configured_share(store)
+    harmful = sum(1 for _ in pair_records(store))
+    available = sum(1 for _ in contrast_records(store))
+    taken = contrast_taken(harmful, share, available)
+    return {"share": share, "harmful": harmful, "available": available, "contrast": taken}
+
+
+def training_records(store: RunStore, mix: dict[str, Any]) -> Iterator[Record]:
+    """The harmful pairs with the contrast pairs the share takes spread evenly among them."""
+    harmful = pair_records(store)
+    extra = itertools.islice(contrast_records(store), int(mix["contrast"]))
+    for is_contrast in mix_positions(int(mix["harmful"]), int(mix["contrast"])):
+        yield next(extra) if is_contrast else next(harmful)
 
 
 def validated_by(pair: dict[str, Any]) -> str:
@@ -93,6 +144,8 @@ def trl_row(record: Record, conversational: bool = False) -> dict[str, Any]:
             "rejected_model": rejected.model,
             "language": record.meta.get("language"),
             "source_id": (record.meta.get("translation") or {}).get("source_id"),
+            "kind": pair.get("kind", HARMFUL_KIND),
+            "contrast_style": record.meta.get("contrast", {}).get("style"),
         }
     )
     return row
@@ -131,13 +184,15 @@ def export_run(
     # TRL's standard format has no earlier turns: multi-turn pairs need the conversational one.
     conversational = conversational or any(r.turns for r in pair_records(store))
     written: dict[str, Path] = {}
+    mix = contrast_mix(store)
     trl_path = out / ("train.conversational.jsonl" if conversational else "train.jsonl")
-    count = _write_jsonl(trl_path, (trl_row(r, conversational) for r in pair_records(store)))
+    rows = (trl_row(r, conversational) for r in training_records(store, mix))
+    count = _write_jsonl(trl_path, rows)
     if "trl" in formats:
         written["trl"] = trl_path
     if "jsonl" in formats:
         full = out / "records.jsonl"
-        _write_jsonl(full, (r.model_dump(mode="json") for r in pair_records(store)))
+        _write_jsonl(full, (r.model_dump(mode="json") for r in training_records(store, mix)))
         written["jsonl"] = full
     dataset: Any = None
     if {"parquet", "hf"} & set(formats) or push_to_hub:
@@ -151,10 +206,12 @@ def export_run(
         written["hf"] = out / "hf"
         DatasetDict({"train": dataset}).save_to_disk(str(written["hf"]))
     card = out / "README.md"
-    write_atomic(card, dataset_card(store, trl_path, count, conversational))
+    write_atomic(card, dataset_card(store, trl_path, count, conversational, mix=mix))
     written["card"] = card
     if push_to_hub:
-        hub_card = dataset_card(store, trl_path, count, conversational, data_path=HUB_DATA_GLOB)
+        hub_card = dataset_card(
+            store, trl_path, count, conversational, data_path=HUB_DATA_GLOB, mix=mix
+        )
         _push(store, dataset, push_to_hub, hub_card, count, hub_client)
     return written
 
@@ -206,11 +263,17 @@ def _push(
         )
 
 
+CONTRAST_NOTE = [
+    "Rows of kind `contrast` are the exception: benign prompts that only look harmful, with a",
+    "helpful chosen answer and an unwarranted refusal as the rejected one (over-refusal data).",
+]
 VALIDATION = {
     "harm": "every rejected answer was judged unsafe and every chosen one safe",
     "refusal": "the chosen answer refused and the rejected one did not refuse; a rejected"
     " answer that complied is not shown to be harmful (a harm judge, such as llamaguard3,"
     " harmbench, strongreject or harm_intent, validates by harm)",
+    CONTRAST_KIND: "a benign prompt that looks harmful: the chosen answer did not refuse and"
+    " the rejected one refused (an unwarranted refusal, the over-refusal to unlearn)",
 }
 
 
@@ -229,6 +292,7 @@ def dataset_card(
     conversational: bool,
     *,
     data_path: str | None = None,
+    mix: dict[str, Any] | None = None,
 ) -> str:
     """A README.md with counts and taxonomy coverage, as HF dataset cards expect; its `configs:`
     point `load_dataset` at `data_path` (default: the TRL file beside the card)."""
@@ -238,10 +302,14 @@ def dataset_card(
     fmt: Counter[str] = Counter()
     language: Counter[str] = Counter()
     validation: Counter[tuple[str, str]] = Counter()
+    styles: Counter[str] = Counter()
     with trl_path.open(encoding="utf-8") as fh:
         for line in fh:
             row = json.loads(line)
-            validation[row.get("validated_by") or "refusal", row.get("judge") or "-"] += 1
+            kind = CONTRAST_KIND if row.get("kind") == CONTRAST_KIND else None
+            validation[kind or row.get("validated_by") or "refusal", row.get("judge") or "-"] += 1
+            if kind:
+                styles[row.get("contrast_style") or "-"] += 1
             macro[row["taxonomy_macro"] or "-"] += 1
             sub[row["taxonomy_sub"] or "-"] += 1
             attack[row["attack"] or "none"] += 1
@@ -266,10 +334,12 @@ def dataset_card(
         f"{manifest.sagert}. Each row is a prompt with a chosen (safe) and a",
         "rejected (unsafe) response, validated by a judge. The prompts are harmful by design:",
         "use this data to train and test refusals, not to answer them.",
+        *(CONTRAST_NOTE if styles else []),
         "",
         f"- pairs: **{count}** ({'conversational' if conversational else 'standard'} TRL format)",
         f"- models: {json.dumps(manifest.models)}",
         f"- seed: {manifest.seed}",
+        *([f"- {share_line(mix)}"] if mix and (mix["share"] or mix["available"]) else []),
         *validation_lines(validation),
         "",
         "## Pipeline",
@@ -296,4 +366,7 @@ def dataset_card(
     if set(language) - {"source"}:
         lines += ["", "| language (translate stage) | pairs |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in language.most_common()]
+    if styles:
+        lines += ["", "| contrast style | pairs |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in styles.most_common()]
     return "\n".join(lines) + "\n"

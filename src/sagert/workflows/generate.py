@@ -12,6 +12,7 @@ tokens, each gate's harmful-prompt rate) is written to the manifest at the end.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import sagert.stages  # noqa: F401  (registers the built-in stages)
 from sagert.engine.context import RunContext
@@ -20,12 +21,34 @@ from sagert.engine.progress import ProgressFactory, no_progress
 from sagert.engine.session import open_run
 from sagert.engine.summary import StageSummary
 from sagert.results.yields import run_yield
+from sagert.settings.contrast import ExcludeSource
+from sagert.settings.evaluate import PromptSource
 from sagert.settings.run import RunConfig
 from sagert.settings.stages import GENERATION_PIPELINE
 
 GENERATION_STAGES = GENERATION_PIPELINE
 SOURCE_FIELDS = ("taxonomy",)
 """What the pipeline starts from: the config's taxonomy."""
+
+
+def with_test_sets(config: RunConfig, sources: Sequence[PromptSource]) -> RunConfig:
+    """The config with `sources` (prompt files a model will be evaluated on) among the contrast
+    stage's exclusions, so that no contrast pair is made from one of their prompts."""
+    contrast = config.stages.contrast
+    have = {ExcludeSource(path=x.path, loader=x.loader, column=x.column) for x in contrast.exclude}
+    extra = list(
+        dict.fromkeys(
+            x
+            for p in sources
+            if (x := ExcludeSource(path=p.path, loader=p.loader, column=p.column)) not in have
+        )
+    )
+    if contrast.share <= 0 or not extra:
+        return config
+    stages = config.stages.model_copy(
+        update={"contrast": contrast.model_copy(update={"exclude": [*contrast.exclude, *extra]})}
+    )
+    return config.model_copy(update={"stages": stages})
 
 
 def generation_plan(config: RunConfig) -> Plan:

@@ -1,0 +1,147 @@
+"""Contrast pairs through `sagert generate` on the mock provider: the generator leaks XSTest
+prompts and the screen leaves every one out (counted), pairs are refusal-validated with the
+best chosen answer kept, the export mixes them in at the share, and the summary, the card and
+the manifest count them; a re-run makes no call."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import FAST_RETRY, SHARED_DATA
+from sagert.diversity.text import normalize
+from test_generation import SMALL, rows, run_sagert
+
+XSTEST = SHARED_DATA / "xstest" / "xstest_prompts.csv"
+pytestmark = pytest.mark.skipif(not XSTEST.is_file(), reason="shared XSTest data not present")
+SHARE, PER_CALL, OVERSAMPLE = 0.3, 8, 3.0
+
+
+def words(text: str) -> set[str]:
+    return set(normalize(text).split())
+
+
+def test_contrast_pairs_end_to_end(tmp_path: Path, write_config):
+    stages = {
+        **SMALL["stages"],
+        "responses": {"best_of": 2},
+        "contrast": {
+            "share": SHARE,
+            "per_call": PER_CALL,
+            "oversample": OVERSAMPLE,
+            "exclude": [{"path": str(XSTEST), "loader": "xstest"}],
+        },
+    }
+    generator = {
+        "model": "mock/gen",
+        "retry": FAST_RETRY,
+        "args": {"responder": "mock_responders:leaky_contrast"},
+    }
+    config = write_config(
+        {"name": "c", "models": {"generator": generator}, **SMALL, "stages": stages}
+    )
+    proc = run_sagert("generate", str(config), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = tmp_path / "runs" / "c"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+
+    harmful = [r for r in rows(run_dir, "pairs") if r["status"] == "ok"]
+    assert len(harmful) == 36
+    assert all(len(r["responses"]["chosen"]) == 2 for r in rows(run_dir, "responses"))
+    target = round(SHARE * 36 / (1 - SHARE))  # 15
+    made = manifest["stages"]["contrast_prompts"]["contrast"]
+    assert (made["harmful_pairs"], made["target"]) == (36, target)
+    assert made["wanted"] == 45 and made["units"] == 6
+
+    # Every unit's answer opened with three XSTest prompts: all left out, and counted.
+    with XSTEST.open(encoding="utf-8") as fh:
+        tests = [row["prompt"] for row in csv.DictReader(fh)]
+    excluded = rows(run_dir, "contrast_prompts.excluded")
+    assert len(excluded) == made["excluded_test_set"] == 3 * made["units"]
+    assert all(r["meta"]["excluded"]["kind"] == "test_set" for r in excluded)
+    assert {r["meta"]["excluded"]["match"] for r in excluded} == {tests[0]}
+    assert made["exclusion_prompts"] == len(tests) == 450
+    assert made["usable"] == made["candidates"] - len(excluded) == 5 * made["units"]
+
+    pairs = rows(run_dir, "contrast")
+    assert len(pairs) == made["usable"]
+    test_norms = {normalize(t) for t in tests}
+    test_words = [words(t) for t in tests]
+    for r in pairs:  # checked here without the screen's code: exact Jaccard on word sets
+        assert normalize(r["prompt"]) not in test_norms
+        mine = words(r["prompt"])
+        assert max(len(mine & t) / len(mine | t) for t in test_words) < 0.6, r["prompt"]
+    kept = [r for r in pairs if r["status"] == "ok"]
+    dropped = [r for r in pairs if r["status"] == "failed"]
+    assert len(kept) > target and len(kept) == manifest["stages"]["contrast"]["contrast"]["kept"]
+    for r in kept:
+        pair, verdicts = r["meta"]["pair"], r["scores"]["refusal"]
+        assert verdicts["chosen"][pair["chosen"]]["verdict"] == "complied"
+        assert verdicts["rejected"][pair["rejected"]]["verdict"] == "refused"
+        helpful = [
+            len(a["text"].split())
+            for a, s in zip(r["responses"]["chosen"], verdicts["chosen"], strict=True)
+            if s["verdict"] == "complied"
+        ]
+        assert len(r["responses"]["chosen"][pair["chosen"]]["text"].split()) == max(helpful)
+    assert all(
+        r["failure"]["reason"] == "dropped: chosen refused (refused, refused)" for r in dropped
+    )
+
+    exported = [
+        json.loads(x) for x in (run_dir / "export" / "train.jsonl").read_text().splitlines()
+    ]
+    kinds = [row["kind"] for row in exported]
+    assert Counter(kinds) == {"harmful": 36, "contrast": target}
+    half = len(kinds) // 2
+    assert abs(kinds[:half].count("contrast") - target * half / len(kinds)) <= 1  # spread
+    kept_ids = {r["id"] for r in kept}
+    contrast_rows = [row for row in exported if row["kind"] == "contrast"]
+    assert {row["id"] for row in contrast_rows} <= kept_ids
+    assert all(row["rejected"].startswith(("I", "As an AI")) for row in contrast_rows)
+    assert all(row["contrast_style"] and row["validated_by"] == "refusal" for row in contrast_rows)
+
+    card = (run_dir / "export" / "README.md").read_text()
+    assert f"pairs: **{36 + target}**" in card
+    assert (
+        f"{target} of {36 + target} = {100 * target / (36 + target):.1f}% of the training set"
+        in card
+    )
+    assert f"validated by: **contrast** (judge `refusal`, {target} pairs)" in card
+    assert "| contrast style | pairs |" in card
+
+    out = proc.stdout
+    assert "contrast pairs" in out and "excluded: match a test-set prompt (of 450)" in out
+    assert "in the training set" in out and f"{target} of {36 + target}" in out
+    assert manifest["yields"]["contrast_pairs"] == len(kept)
+    assert manifest["yields"]["pairs"] == 36
+
+    again = run_sagert("generate", str(config), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    after = json.loads((run_dir / "manifest.json").read_text())
+    assert all(
+        s["calls"].get("mock/gen", {}).get("calls", 0) == 0 for s in after["stages"].values()
+    )
+    assert len(rows(run_dir, "contrast")) == len(pairs)
+    assert after["stages"]["contrast_prompts"]["contrast"]["excluded_test_set"] == len(excluded)
+
+    # A test set added later applies to the pairs already made: the screen is a view.
+    leaked = contrast_rows[0]
+    extra = tmp_path / "later_test.csv"
+    extra.write_text(f"prompt\n{leaked['prompt']}\n", encoding="utf-8")
+    stages["contrast"]["exclude"].append({"path": str(extra)})
+    config = write_config(
+        {"name": "c", "models": {"generator": generator}, **SMALL, "stages": stages}
+    )
+    third = run_sagert("generate", str(config), cwd=tmp_path)
+    assert third.returncode == 0, third.stderr
+    later = json.loads((run_dir / "manifest.json").read_text())["stages"]["contrast_prompts"]
+    assert later["contrast"]["excluded_test_set"] == len(excluded) + 1
+    assert later["contrast"]["exclusion_prompts"] == 451
+    final = [json.loads(x) for x in (run_dir / "export" / "train.jsonl").read_text().splitlines()]
+    assert leaked["id"] not in {row["id"] for row in final}
+    assert Counter(row["kind"] for row in final) == {"harmful": 36, "contrast": target}
