@@ -1,7 +1,8 @@
 """Judges: classify a prompt or a response as safe, unsafe, refused, or a judge error.
 
 Importing this package registers the built-in judges: llamaguard3, harmbench, harm_intent,
-refusal, refusal_semantic, rubric, strongreject, xstest, and panel (a judge made of the others).
+harm_semantic, refusal, refusal_semantic, rubric, strongreject, xstest, and panel (a judge made
+of the others).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from sagert.judges import (
     harm_intent,
+    harm_semantic,
     harmbench,
     llamaguard,
     panel,
@@ -32,6 +34,7 @@ def make_judge(name: str, settings: dict[str, Any] | None = None) -> Judge:
 
 __all__ = [
     "harm_intent",
+    "harm_semantic",
     "harmbench",
     "judges",
     "llamaguard",
