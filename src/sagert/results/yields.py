@@ -21,7 +21,9 @@ ANSWER_STAGES = ("responses", "judge", "pairs")
 """Stages that answer and judge prompts rather than make them."""
 PAIRS_STAGE = "pairs"
 BASELINE_STAGE = "baseline"
-GATE_FIELDS = ("judged", "harmful", "benign", "errors", "unjudged", "harmful_rate")
+GATE_FIELDS = ("judged", "harmful", "benign", "errors", "harmful_rate")
+UNJUDGED = "unjudged"
+"""Carried only when the gate's figures have it (manifests from before on_error: keep do not)."""
 
 
 def per_1k(count: int, tokens: int) -> float | None:
@@ -40,7 +42,7 @@ def run_yield(store: RunStore) -> dict[str, Any]:
     ran_pairs = PAIRS_STAGE in manifest.stages or store.paths.has_records(PAIRS_STAGE)
     pairs = store.count(PAIRS_STAGE, ok_only=True) if ran_pairs else None
     gates = {
-        name: {k: entry.model_extra["gate"].get(k) for k in GATE_FIELDS}
+        name: _gate_fields(entry.model_extra["gate"])
         for name, entry in manifest.stages.items()
         if entry.model_extra and isinstance(entry.model_extra.get("gate"), dict)
     }
@@ -60,6 +62,11 @@ def run_yield(store: RunStore) -> dict[str, Any]:
         "pairs_per_1k_tokens": per_1k(pairs, tokens) if pairs is not None else None,
         "gates": gates,
     }
+
+
+def _gate_fields(figures: dict[str, Any]) -> dict[str, Any]:
+    picked = {k: figures.get(k) for k in GATE_FIELDS}
+    return {**picked, UNJUDGED: figures[UNJUDGED]} if UNJUDGED in figures else picked
 
 
 def yield_lines(data: dict[str, Any]) -> list[str]:
