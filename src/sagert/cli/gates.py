@@ -40,6 +40,7 @@ def gate_table(gates: list[tuple[str, dict[str, Any]]]) -> Table:
         "not harmful",
         "lost intent",
         "judge errors",
+        "unjudged (kept)",
         "harmful rate [95% CI]",
         title="prompt gates (benign prompts: stages/benign.jsonl)",
     )
@@ -51,6 +52,7 @@ def gate_table(gates: list[tuple[str, dict[str, Any]]]) -> Table:
             str(f["not_harmful"]),
             str(f["lost_intent"]),
             str(f["errors"]),
+            str(f.get("unjudged", 0)),
             _rate(f),
         )
     return table

@@ -1,8 +1,8 @@
 """Judges: classify a prompt or a response as safe, unsafe, refused, or a judge error.
 
 Importing this package registers the built-in judges: llamaguard3, harmbench, harm_intent,
-refusal, refusal_semantic, rubric, strongreject, xstest, guard (a trained guardrail classifier),
-and panel (a judge made of the others).
+harm_semantic, refusal, refusal_semantic, rubric, strongreject, xstest, guard (a trained guardrail
+classifier), and panel (a judge made of the others).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 from sagert.judges import (
     guard,
     harm_intent,
+    harm_semantic,
     harmbench,
     llamaguard,
     panel,
@@ -35,6 +36,7 @@ def make_judge(name: str, settings: dict[str, Any] | None = None) -> Judge:
 __all__ = [
     "guard",
     "harm_intent",
+    "harm_semantic",
     "harmbench",
     "judges",
     "llamaguard",

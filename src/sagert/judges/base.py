@@ -113,6 +113,12 @@ def classifies_prompts(judge: object) -> bool:
     return bool(getattr(judge, "classifies_prompts", False))
 
 
+def judges_responses(judge: object) -> bool:
+    """Whether the judge answers for a response; False: a prompt classifier only
+    (harm_semantic), whose input is the prompt alone. A judge that does not say does."""
+    return bool(getattr(judge, "judges_responses", True))
+
+
 @runtime_checkable
 class Completer(Protocol):
     """A model with a raw completion endpoint (prompt text in, continuation out).

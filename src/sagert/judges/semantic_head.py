@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,13 @@ averaging with the rest of the answer would wash out."""
 SCALAR_BLOCKS = ("cos", "overlap", "marker", "log_len")
 """One column each: prompt/response cosine, character-trigram overlap (a language-independent
 'does it talk about the request' signal), a refusal marker in the opening, log length."""
-BLOCKS = EMBEDDING_BLOCKS + SCALAR_BLOCKS
+TEXT_BLOCKS = ("r_chars",)
+"""Hashed character n-grams of the response text (CHAR_NGRAMS into CHAR_DIM columns, log
+counts, unit length): wording cues the English encoder reads poorly in other languages
+("sans que", "ohne dass", "不被发现"). harm_semantic's head reads them about a prompt."""
+BLOCKS = EMBEDDING_BLOCKS + SCALAR_BLOCKS + TEXT_BLOCKS
+CHAR_DIM = 1024
+CHAR_NGRAMS = (1, 2, 3)
 MAX_SENTENCES = 12
 _SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f])\s*|\n+")
 
@@ -91,6 +98,24 @@ def embed_pairs(encode: Encode, prompts: Sequence[str], responses: Sequence[str]
     )
 
 
+def embed_texts(encode: Encode, texts: Sequence[str]) -> PairEmbeddings:
+    """Texts judged alone (a prompt classifier's input): each text in the response's place,
+    so the response blocks (r_mean, r_max, s_max, s_first, r_chars) describe it."""
+    return embed_pairs(encode, texts, texts)
+
+
+def char_ngrams(text: str, dim: int = CHAR_DIM, sizes: Sequence[int] = CHAR_NGRAMS) -> Array:
+    """The hashed character n-gram vector of one text (crc32: the same on every machine)."""
+    padded = f" {normalize(text)} "
+    counts = np.zeros(dim, np.float64)
+    for n in sizes:
+        for i in range(len(padded) - n + 1):
+            counts[zlib.crc32(padded[i : i + n].encode("utf-8")) % dim] += 1.0
+    logged = np.log1p(counts)
+    unit: Array = (logged / max(float(np.linalg.norm(logged)), 1e-12)).astype(np.float32)
+    return unit
+
+
 def trigram_overlap(prompt: str, response: str) -> float:
     """Share of the prompt's character trigrams that the response repeats (0..1)."""
 
@@ -125,6 +150,9 @@ def features(blocks: Sequence[str], pairs: PairEmbeddings) -> Array:
             columns.append(_column([find_marker(r, REFUSAL_MARKERS) is not None for _, r in texts]))
         elif block == "log_len":
             columns.append(_column([math.log1p(len(r)) for _, r in texts]))
+        elif block == "r_chars":
+            empty = np.zeros((0, CHAR_DIM), np.float32)
+            columns.append(np.stack([char_ngrams(r) for _, r in texts]) if texts else empty)
         else:
             raise ValueError(f"unknown feature block {block!r}")
     return np.hstack(columns).astype(np.float32)

@@ -2,10 +2,12 @@
 
 Read from a gate's stage file (every record, resumed ones too): `ok` is a harmful prompt passed
 on, `filtered` a benign one set aside (not harmful, or no longer asking what its seed asked),
-`failed` a judge error, counted apart and never in the rate. harmful_rate = harmful / (harmful +
-benign), with a Wilson 95% interval. A prompt counts once under each evolution operator of its
-chain and each attack style of its label: operators and styles are drawn independently of each
-other, so comparing one operator's rate with another's is fair even after attacks.
+`failed` a judge error, counted apart and never in the rate; under `on_error: keep` a judge
+error is an `ok` record marked unjudged, passed on, counted among the errors and as unjudged,
+never harmful. harmful_rate = harmful / (harmful + benign), with a Wilson 95% interval. A
+prompt counts once under each evolution operator of its chain and each attack style of its label:
+operators and styles are drawn independently of each other, so comparing one operator's rate
+with another's is fair even after attacks.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from sagert.store.records import Record
 GATE_KEY = "gate"
 """meta["gate"][<gate stage>] is that gate's outcome for a prompt (see OUTCOMES)."""
 HARMFUL, NOT_HARMFUL, LOST_INTENT = "harmful", "not_harmful", "lost_intent"
-OUTCOMES = (HARMFUL, NOT_HARMFUL, LOST_INTENT)
+UNJUDGED = "unjudged"
+"""A judge error under `on_error: keep`: the prompt went on without a verdict."""
+OUTCOMES = (HARMFUL, NOT_HARMFUL, LOST_INTENT, UNJUDGED)
 
 
 @dataclass
@@ -29,10 +33,15 @@ class GateCounts:
     not_harmful: int = 0
     lost_intent: int = 0
     errors: int = 0
+    unjudged: int = 0
+    """Judge errors whose prompts went on (on_error: keep); also counted in `errors`."""
 
     def add(self, record: Record) -> None:
         if record.status == "failed":
             self.errors += 1
+        elif outcome_of(record) == UNJUDGED:
+            self.errors += 1
+            self.unjudged += 1
         elif record.status == "ok":
             self.harmful += 1
         elif outcome_of(record) == LOST_INTENT:
@@ -54,6 +63,7 @@ class GateCounts:
             "not_harmful": self.not_harmful,
             "lost_intent": self.lost_intent,
             "errors": self.errors,
+            "unjudged": self.unjudged,
             "harmful_rate": self.harmful / judged if judged else None,
             "harmful_rate_low": interval[0] if interval else None,
             "harmful_rate_high": interval[1] if interval else None,

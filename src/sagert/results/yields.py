@@ -5,7 +5,8 @@ over every run of each stage (`calls_total`: a resumed run adds the calls it mad
 hit costs nothing and a re-run does not zero the bill). Prompts are the run's prompt set (the
 first of PROMPT_STAGES with records, or the baseline's own stage), counted against the tokens of
 the stages that made them (all but the answering ones); when a prompt gate made that set, its
-prompts are the harmful ones and the figure is harmful prompts per 1,000 tokens. Pairs are the
+prompts are the harmful ones and the figure is harmful prompts per 1,000 tokens (prompts it
+passed on unjudged, under `on_error: keep`, are counted apart, not as harmful). Pairs are the
 kept pairs, against every token of the run but the contrast stages'; contrast pairs (benign
 prompts that look harmful) against those stages' own tokens. Each gate's harmful-prompt rate
 is carried beside.
@@ -26,6 +27,8 @@ PAIRS_STAGE = "pairs"
 CONTRAST_STAGE = "contrast"
 BASELINE_STAGE = "baseline"
 GATE_FIELDS = ("judged", "harmful", "benign", "errors", "harmful_rate")
+UNJUDGED = "unjudged"
+"""Carried only when the gate's figures have it (manifests from before on_error: keep do not)."""
 
 
 def per_1k(count: int, tokens: int) -> float | None:
@@ -50,10 +53,13 @@ def run_yield(store: RunStore) -> dict[str, Any]:
     ran_contrast = CONTRAST_STAGE in manifest.stages
     contrast = store.count(CONTRAST_STAGE, ok_only=True) if ran_contrast else None
     gates = {
-        name: {k: entry.model_extra["gate"].get(k) for k in GATE_FIELDS}
+        name: _gate_fields(entry.model_extra["gate"])
         for name, entry in manifest.stages.items()
         if entry.model_extra and isinstance(entry.model_extra.get("gate"), dict)
     }
+    # Prompts a gate passed on unjudged (on_error: keep) are in its file but are not harmful.
+    unjudged = int((gates.get(stage or "") or {}).get("unjudged") or 0) if gated else 0
+    harmful = max(0, prompts - unjudged)
     return {
         "completion_tokens": tokens,
         "prompt_completion_tokens": prompt_tokens,
@@ -61,7 +67,8 @@ def run_yield(store: RunStore) -> dict[str, Any]:
         "prompts": prompts,
         "prompts_gated": gated,
         "prompts_per_1k_tokens": per_1k(prompts, prompt_tokens),
-        "harmful_prompts_per_1k_tokens": per_1k(prompts, prompt_tokens) if gated else None,
+        "harmful_prompts_per_1k_tokens": per_1k(harmful, prompt_tokens) if gated else None,
+        "unjudged_prompts": unjudged,
         "pairs": pairs,
         "pairs_per_1k_tokens": per_1k(pairs, harmful_tokens) if pairs is not None else None,
         "contrast_pairs": contrast,
@@ -71,6 +78,11 @@ def run_yield(store: RunStore) -> dict[str, Any]:
         ),
         "gates": gates,
     }
+
+
+def _gate_fields(figures: dict[str, Any]) -> dict[str, Any]:
+    picked = {k: figures.get(k) for k in GATE_FIELDS}
+    return {**picked, UNJUDGED: figures[UNJUDGED]} if UNJUDGED in figures else picked
 
 
 def yield_lines(data: dict[str, Any]) -> list[str]:
@@ -90,7 +102,16 @@ def yield_lines(data: dict[str, Any]) -> list[str]:
             f" stages ({data['contrast_completion_tokens']:,})"
         )
     kind = "harmful prompts (passed the gate)" if data.get("prompts_gated") else "prompts"
-    if data.get("prompt_stage"):
+    unjudged = int(data.get("unjudged_prompts") or 0)
+    if data.get("prompt_stage") and unjudged:
+        out.append(
+            f"prompts: {data['prompts']:,} in stages/{data['prompt_stage']}.jsonl, of which"
+            f" {data['prompts'] - unjudged:,} harmful (passed the gate) ="
+            f" {_num(data['harmful_prompts_per_1k_tokens'])} per 1,000 tokens spent making"
+            f" prompts ({data['prompt_completion_tokens']:,}) and {unjudged:,} unjudged"
+            " (judge errors, kept)"
+        )
+    elif data.get("prompt_stage"):
         out.append(
             f"{kind}: {data['prompts']:,} in stages/{data['prompt_stage']}.jsonl ="
             f" {_num(data['prompts_per_1k_tokens'])} per 1,000 tokens spent making prompts"
@@ -100,7 +121,9 @@ def yield_lines(data: dict[str, Any]) -> list[str]:
         out.append(
             f"{name}: harmful-prompt rate {_pct(gate.get('harmful_rate'))}"
             f" ({gate.get('harmful', 0)}/{gate.get('judged', 0)} judged,"
-            f" {gate.get('benign', 0)} benign, {gate.get('errors', 0)} judge errors)"
+            f" {gate.get('benign', 0)} benign, {gate.get('errors', 0)} judge errors"
+            + (f", {gate['unjudged']} of them kept unjudged" if gate.get("unjudged") else "")
+            + ")"
         )
     return out
 

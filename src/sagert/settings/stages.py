@@ -271,6 +271,12 @@ class GateStage(BaseModel):
         " classifier such as Llama Guard).",
     )
     concurrency: int = Field(default=64, ge=1, le=4096)
+    on_error: Literal["fail", "keep"] = Field(
+        default="fail",
+        description="A judge error (no verdict): fail the prompt (a failed record, retried by"
+        " --retry-failed), or keep it and pass it on unjudged (counted apart, never harmful or"
+        " benign: for an optional judge, e.g. harm_semantic without sagert[embed]).",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -12,7 +12,10 @@ One class, three registered names by position (a stage appears once in a pipelin
 stages/<name>.jsonl): `gate_extract`, `gate_evolve`, `gate_attack`, all set by `stages.gate`.
 Each input gives one record: `ok` (harmful, passed on), `filtered` (benign, with the reason in
 meta; every gate's benign prompts are also gathered in stages/benign.jsonl), or `failed` (a
-judge error: never counted harmful or benign). With no judge set the gates are off.
+judge error: never counted harmful or benign). With `on_error: keep` a judge error passes the
+prompt on instead, marked `unjudged` with the error in meta (for a judge that may be missing,
+such as harm_semantic without sagert[embed]: the run goes on as if ungated for those prompts,
+and the figures count them apart). With no judge set the gates are off.
 """
 
 from __future__ import annotations
@@ -34,14 +37,21 @@ from sagert.engine.summary import StageSummary
 from sagert.judges import make_judge
 from sagert.judges.base import Judge, JudgeContext, JudgeInput, Score, classifies_prompts
 from sagert.judges.harm_intent import CATEGORY_KEY
-from sagert.results.gate import GATE_KEY, HARMFUL, LOST_INTENT, NOT_HARMFUL, gate_figures
+from sagert.results.gate import (
+    GATE_KEY,
+    HARMFUL,
+    LOST_INTENT,
+    NOT_HARMFUL,
+    UNJUDGED,
+    gate_figures,
+)
 from sagert.settings.stages import GateStage
 from sagert.store.records import LineageStep, Record
 from sagert.store.run import RunStore
 
 SECTION = "gate"
 GATE_STAGES = ("gate_extract", "gate_evolve", "gate_attack")
-PROMPT_JUDGES = "harm_intent, llamaguard3, rubric or a panel of them"
+PROMPT_JUDGES = "harm_semantic, harm_intent, llamaguard3, rubric or a panel of them"
 
 
 @dataclass
@@ -138,7 +148,7 @@ class PromptGate:
         )
         scores: dict[str, list[dict[str, Any]]] = {"prompt": [harm.model_dump()]}
         if harm.verdict not in ("safe", "unsafe"):
-            return [self._error(record, "prompt", harm)]
+            return [self._error(record, "prompt", harm, judged, scores)]
         if harm.verdict == "safe":
             return [self._benign(record, NOT_HARMFUL, judged, scores, harm)]
         seed = (record.seed_prompt or "").strip()
@@ -150,7 +160,7 @@ class PromptGate:
             )
             scores["intent"] = [intent.model_dump()]
             if intent.verdict not in ("safe", "unsafe"):
-                return [self._error(record, "intent", intent)]
+                return [self._error(record, "intent", intent, judged, scores)]
             if intent.verdict == "safe":
                 return [self._benign(record, LOST_INTENT, judged, scores, intent)]
         gates = {**record.meta.get(GATE_KEY, {}), self.name: HARMFUL}
@@ -182,10 +192,21 @@ class PromptGate:
         }
         return record.filtered(self.name, meta=meta, scores={**record.scores, self.name: scores})
 
-    def _error(self, record: Record, check: str, score: Score) -> Record:
+    def _error(
+        self,
+        record: Record,
+        check: str,
+        score: Score,
+        judged: str,
+        scores: dict[str, list[dict[str, Any]]],
+    ) -> Record:
         detail = score.error or f"verdict {score.verdict!r} is not safe or unsafe"
         reason = f"{check} judge error ({score.judge}: {detail})"
-        return record.failed(self.name, reason, [score.raw] if score.raw else [], 1)
+        if self.settings.on_error == "fail":
+            return record.failed(self.name, reason, [score.raw] if score.raw else [], 1)
+        gates = {**record.meta.get(GATE_KEY, {}), self.name: UNJUDGED}
+        meta = {**record.meta, GATE_KEY: gates, "gate_judged": judged, "gate_error": reason}
+        return record.child(self.name, meta=meta, scores={**record.scores, self.name: scores})
 
     async def run_stream(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +18,7 @@ from sagert.engine.progress import ProgressFactory, no_progress
 from sagert.engine.runner import run_stage
 from sagert.engine.session import open_run
 from sagert.engine.summary import StageSummary, total_calls
+from sagert.judges.base import judges_responses
 from sagert.results.agreement import (
     DEFAULT_POSITIVE,
     KIND,
@@ -180,6 +181,8 @@ def run(
         raise UserError(str(exc), field="--positive", fix="e.g. --positive unsafe") from None
     cfg = run_config(config, settings.judge, labelled, run_dir)
     stage = JudgeEval(settings)  # builds the judge: a bad name or setting fails here
+    if not judges_responses(stage.judge):
+        cols = replace(cols, response=None)  # a prompt classifier reads the prompt alone
     spec = cfg.models.for_role("judge") if stage.judge.needs_model else None
     stage.judge_model = model_fingerprint(spec) if spec else None
     key = stage.key()

@@ -1,0 +1,147 @@
+"""Train the harm_semantic head from src/sagert/judges/data/harm_labels.csv.
+
+    PYTHONPATH=src python scripts/train_harm_head.py            # writes the head JSON
+    PYTHONPATH=src python scripts/train_harm_head.py --dry-run  # prints, writes nothing
+
+The fitting is train_refusal_head.py's (imported, not copied): class-balanced L2 logistic
+regression by Newton's method (deterministic), the one-standard-error threshold rule. Fitted on
+the `train` split for each feature set x regularisation strength; the one with the lowest
+validation log-loss is kept and its threshold chosen on `validation` only. The `heldout` split
+is scored once at the end, for the record: it chooses nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling training script
+
+from train_refusal_head import best_threshold, fit_logistic, log_loss
+
+from sagert.judges.harm_semantic import HEAD_FILE
+from sagert.judges.semantic_encoder import MODEL_NAME, load_pooled_encoder
+from sagert.judges.semantic_head import Head, PairEmbeddings, embed_texts, features
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELS = ROOT / "src" / "sagert" / "judges" / "data" / "harm_labels.csv"
+LANGUAGES = ("en", "es", "fr", "de", "zh")
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    # Character n-grams alone are left out on purpose: they learn one writer's wording, and on
+    # validation they tied with embeddings + n-grams (log-loss 0.398 against 0.401).
+    "mean": ("r_mean",),
+    "mean+max": ("r_mean", "r_max"),
+    "mean+chars": ("r_mean", "r_chars"),
+    "mean+max+chars": ("r_mean", "r_max", "r_chars"),
+    "mean+max+sentences+chars": ("r_mean", "r_max", "s_max", "s_first", "r_chars"),
+}
+STRENGTHS = (0.001, 0.003, 0.01, 0.03)
+"""C as in scikit-learn: the inverse of the L2 penalty."""
+SEED = 0  # nothing here is random; kept so the head records it explicitly
+
+F = NDArray[np.float64]
+
+
+def report(name: str, p: F, y: F, threshold: float, lang: NDArray[np.str_]) -> dict[str, float]:
+    pred = p >= threshold
+    out = {"all": float(np.mean(pred == y))}
+    for code in LANGUAGES:
+        mask = lang == code
+        out[code] = float(np.mean(pred[mask] == y[mask])) if mask.any() else float("nan")
+    tp = float(np.sum(pred & (y == 1)))
+    out["precision_unsafe"] = tp / max(1.0, float(pred.sum()))
+    out["recall_unsafe"] = tp / max(1.0, float((y == 1).sum()))
+    langs = " ".join(f"{c}={out[c]:.3f}" for c in LANGUAGES)
+    print(
+        f"  {name:10s} n={len(y):4d} acc={out['all']:.3f} | {langs} | "
+        f"P(unsafe)={out['precision_unsafe']:.3f} R(unsafe)={out['recall_unsafe']:.3f}"
+    )
+    return out
+
+
+def embed_all(prompts: list[str]) -> PairEmbeddings:
+    encoder = load_pooled_encoder()
+    started = time.perf_counter()
+    embedded = embed_texts(encoder, prompts)
+    took = time.perf_counter() - started
+    print(f"embedded {len(prompts)} prompts with {MODEL_NAME} in {took:.1f}s")
+    return embedded
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dry-run", action="store_true", help="print only, write no head")
+    parser.add_argument("--out", type=Path, default=HEAD_FILE)
+    args = parser.parse_args()
+
+    raw = LABELS.read_bytes()
+    rows = list(csv.DictReader(raw.decode("utf-8").splitlines(keepends=True)))
+    embedded = embed_all([r["prompt"] for r in rows])
+    y = np.array([r["label"] == "unsafe" for r in rows], np.float64)
+    split = np.array([r["split"] for r in rows])
+    lang = np.array([r["language"] for r in rows])
+    train, val, held = (split == s for s in ("train", "validation", "heldout"))
+
+    candidates: list[tuple[float, str, tuple[str, ...], float]] = []
+    print("validation log-loss (accuracy at 0.5); the held-out split is not looked at here:")
+    for label, blocks in FEATURE_SETS.items():
+        x = features(blocks, embedded).astype(np.float64)
+        center, scale = x[train].mean(0), x[train].std(0) + 1e-6
+        z = (x - center) / scale
+        for c in STRENGTHS:
+            w, b = fit_logistic(z[train], y[train], c)
+            p = 1 / (1 + np.exp(-(z @ w + b)))
+            loss = log_loss(p[val], y[val])
+            accuracy = np.mean((p[val] >= 0.5) == y[val])
+            print(f"  {label:26s} C={c:<6} val loss={loss:.3f} acc={accuracy:.3f}", flush=True)
+            candidates.append((loss, label, blocks, c))
+
+    loss, label, blocks, c = min(candidates, key=lambda t: t[0])
+    x = features(blocks, embedded).astype(np.float64)
+    center, scale = x[train].mean(0), x[train].std(0) + 1e-6
+    z = (x - center) / scale
+    w, b = fit_logistic(z[train], y[train], c)
+    p = 1 / (1 + np.exp(-(z @ w + b)))
+    threshold = best_threshold(p[val], y[val])
+    print(f"chosen: {label} C={c} (validation log-loss {loss:.3f}), threshold {threshold:.3f}")
+    results = {
+        s: report(s, p[m], y[m], threshold, lang[m])
+        for s, m in (("train", train), ("validation", val), ("heldout", held))
+    }
+    head = Head(
+        blocks=blocks,
+        center=center.astype(np.float32),
+        scale=scale.astype(np.float32),
+        weights=w.astype(np.float32),
+        bias=b,
+        threshold=threshold,
+        meta={
+            "model": MODEL_NAME,
+            "labels_sha256": hashlib.sha256(raw).hexdigest(),
+            "feature_set": label,
+            "C": c,
+            "seed": SEED,
+            "train_rows": int(train.sum()),
+            "accuracy": {s: {k: round(v, 4) for k, v in r.items()} for s, r in results.items()},
+        },
+    )
+    # The shipped head must reproduce its own numbers: check through the numpy-only path.
+    again = head.probability(x.astype(np.float32))
+    if not np.allclose(again, p, atol=1e-4):
+        sys.exit("the head's own probabilities differ from training's")
+    if args.dry_run:
+        return
+    args.out.write_text(json.dumps(head.to_json(), ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+
+
+if __name__ == "__main__":
+    main()
