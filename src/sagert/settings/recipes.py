@@ -5,7 +5,8 @@ rate, beta, epochs, max length and SimPO gamma comes from the first of: the expl
 field, the named `train.preset`, the base model's size class (its parameter count, read from
 the files without loading weights), the method's fallback (the size is unknown). Which one
 gave each value is kept (`ResolvedRecipe.sources`) and written beside the trained model.
-Only the under-1B class is measured here (docs/training.md, benchmarks/recipe_sweep.py).
+The under-1B values are provisional: the sweep that should back them (benchmarks/recipe_sweep.py)
+has not finished yet (docs/training.md).
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ class SizeClass(BaseModel):
 SAGE_SIMPO = Recipe(learning_rate=1.8e-6, beta=5.0, epochs=1.0, max_length=256, simpo_gamma=0.8)
 # DPO at the usual 7B values (beta 0.1, lr 5e-7): sagert's DPO default before size classes.
 DPO_7B = Recipe(learning_rate=5e-7, beta=0.1, epochs=1.0, max_length=256)
-# Measured on SmolLM2-135M-Instruct (docs/training.md): the largest learning rates that moved
-# the model without breaking its answers.
+# Provisional for SmolLM2-135M-Instruct: 10x the 7B learning rate, more epochs; the sweep that
+# should confirm them has not finished (docs/training.md).
 SMALL_SIMPO = Recipe(learning_rate=5e-6, beta=5.0, epochs=3.0, max_length=384, simpo_gamma=0.8)
 SMALL_DPO = Recipe(learning_rate=5e-6, beta=0.1, epochs=3.0, max_length=384)
 
@@ -64,9 +65,9 @@ PRESETS: dict[str, Preset] = {
         method="simpo", recipe=SAGE_SIMPO, about="the SAGE authors' SimPO recipe (7B models)"
     ),
     "small-simpo": Preset(
-        method="simpo", recipe=SMALL_SIMPO, about="SimPO for models under 1B (measured)"
+        method="simpo", recipe=SMALL_SIMPO, about="SimPO for models under 1B (provisional)"
     ),
-    "small-dpo": Preset(method="dpo", recipe=SMALL_DPO, about="DPO for models under 1B (measured)"),
+    "small-dpo": Preset(method="dpo", recipe=SMALL_DPO, about="DPO for models under 1B (provisional)"),
 }
 
 SIZE_CLASSES: tuple[SizeClass, ...] = (
