@@ -67,7 +67,9 @@ PRESETS: dict[str, Preset] = {
     "small-simpo": Preset(
         method="simpo", recipe=SMALL_SIMPO, about="SimPO for models under 1B (provisional)"
     ),
-    "small-dpo": Preset(method="dpo", recipe=SMALL_DPO, about="DPO for models under 1B (provisional)"),
+    "small-dpo": Preset(
+        method="dpo", recipe=SMALL_DPO, about="DPO for models under 1B (provisional)"
+    ),
 }
 
 SIZE_CLASSES: tuple[SizeClass, ...] = (
