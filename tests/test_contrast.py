@@ -415,7 +415,8 @@ def test_contrast_is_off_by_default_and_left_out_of_the_plan():
     config = RunConfig()
     assert config.stages.contrast.share == 0
     assert not build(stages.get("contrast_prompts"), config).active()  # type: ignore[attr-defined]
-    assert config.pipeline[-2:] == ["contrast_prompts", "contrast"]
+    at = config.pipeline.index("pairs")
+    assert config.pipeline[at + 1 : at + 3] == ["contrast_prompts", "contrast"]
 
 
 def test_unknown_style_and_harm_judge_are_config_errors():
