@@ -105,7 +105,9 @@ def seed_of(*parts: object) -> int:
 
 def stage_context(tmp_path: Path, args: dict[str, Any] | None = None) -> RunContext:
     spec = ModelSpec(model="mock/x", config=PREFILLED, args=args or {})
-    specs = dict.fromkeys(("target", "aligned", "unaligned", "judge", "generator"), spec)
+    specs = dict.fromkeys(
+        ("target", "aligned", "unaligned", "judge", "generator", "translator"), spec
+    )
     return RunContext(
         config=RunConfig(seed=RUN_SEED, runs_dir=tmp_path),
         store=RunStore(tmp_path / "run"),

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sagert.models.spec import ModelSpec
-from sagert.settings.stages import panel_shorthand
+from sagert.settings.panels import panel_shorthand
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 

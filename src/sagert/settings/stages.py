@@ -11,6 +11,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from sagert.settings.contrast import ContrastStage
 from sagert.settings.dedup import DedupSettings
 from sagert.settings.iterative import CrescendoStage, PairStage, TapStage
+from sagert.settings.panels import panel_shorthand
 from sagert.settings.roles import RoleName
 
 
@@ -283,21 +284,6 @@ class GateStage(BaseModel):
     def _panel(cls, data: Any) -> Any:
         """`{panel: [a, b], rule: any_unsafe}` is the `panel` judge with those members."""
         return panel_shorthand(data, "judge", "settings")
-
-
-PANEL_KEYS = ("rule", "tie")
-
-
-def panel_shorthand(data: Any, name_key: str, settings_key: str) -> Any:
-    """Rewrite `panel: [...]` (with `rule:` / `tie:`) into the panel judge and its settings."""
-    if not isinstance(data, dict) or "panel" not in data:
-        return data
-    data = dict(data)
-    if name_key in data or settings_key in data:
-        raise ValueError(f"give either panel: [...] or {name_key}: NAME, not both")
-    members = data.pop("panel")
-    panel = {"members": members, **{k: data.pop(k) for k in PANEL_KEYS if k in data}}
-    return {**data, name_key: "panel", settings_key: panel}
 
 
 LANGUAGE_CODE = r"^[a-z]{2}$"
