@@ -114,7 +114,7 @@ def test_align_end_to_end_on_cpu(tmp_path: Path, write_config):
 
     again = run(*args, cwd=tmp_path)  # everything resumes: no training, no new answers
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "already trained" in again.stdout
+    assert "already trained" in again.stderr  # logs go to stderr
     evaluate = run_dir / "stages" / "evaluate.jsonl"
     assert sum(1 for _ in evaluate.open()) == 2 * (held + 3)
 

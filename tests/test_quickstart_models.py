@@ -20,7 +20,6 @@ TINY = {
     "sample": {"n_samples": 2},
     "extract": {"queries_per_text": 1},
     "evolve": {"rounds": 1},
-    "gate": {"judge": None},  # the stages themselves; the gate: tests/test_harm_semantic.py
 }
 
 
