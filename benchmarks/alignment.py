@@ -49,17 +49,23 @@ def config(args: argparse.Namespace) -> dict[str, Any]:
             "attack": {"per_prompt": 1, "compose": 1, "include_plain": True},
             "responses": {
                 "n_samples": 1,
-                "aligned_prefill": "I can't help with that, because",
+                "best_of": 2,
+                # the safety system prompt is the default; SmolLM2-135M ignores it, so (as
+                # in the quickstart) its chosen answers open with an explicit refusal
+                "prefill": "I can't help with that, because",
                 "rejected_from": "unaligned",
             },
             "judge": {"judge": "refusal"},
+            # benign look-alikes (helpful chosen, refusal rejected); XSTest, an evaluate
+            # prompt set, is excluded from them (contrast.exclude_evaluate)
+            "contrast": {"share": args.contrast},
         },
-        "train": {
+        "train": {  # unset fields: the recipe of the model's size class (settings/recipes.py)
             "method": args.method,
             "heldout_fraction": 0.2,
-            "max_length": 256,
-            "epochs": args.epochs,
-            "learning_rate": args.learning_rate,
+            **({"preset": args.preset} if args.preset else {}),
+            **({"epochs": args.epochs} if args.epochs is not None else {}),
+            **({"learning_rate": args.learning_rate} if args.learning_rate else {}),
         },
         "align": {
             "config": {"temperature": 0.0, "max_tokens": args.max_tokens},
@@ -90,8 +96,11 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=40, help="stages.sample.n_samples")
     p.add_argument("--advbench", type=int, default=100, help="AdvBench behaviours evaluated")
     p.add_argument("--max-tokens", type=int, default=64, help="answer length when evaluating")
-    p.add_argument("--epochs", type=float, default=1.0)
-    p.add_argument("--learning-rate", type=float, default=None, help="default: the method's")
+    p.add_argument("--epochs", type=float, default=None, help="default: the recipe's")
+    p.add_argument("--learning-rate", type=float, default=None, help="default: the recipe's")
+    p.add_argument("--preset", help="a named recipe (sage-simpo, small-simpo, small-dpo)")
+    p.add_argument("--judge2", default="refusal_semantic", help="judges the answers again")
+    p.add_argument("--contrast", type=float, default=0.3, help="contrast.share (0: none)")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--rounds", type=int, default=1, help="align.rounds (Egida rounds)")
     args = p.parse_args()
@@ -129,6 +138,12 @@ def main() -> None:
             f"{label:8} {point['target']:10} ASR {rate(point, 'asr'):>24} "
             f"over-refusal {rate(point, 'over_refusal'):>24} pairs {point.get('pairs', '-')}"
         )
+    # the second judge the issue asks for, on the same answers (no model asked)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import rejudge
+
+    print()
+    print(rejudge.table(rejudge.rates(run_dir / "results.csv", args.judge2), args.judge2))
     print(f"\nreport: {run_dir / 'report.html'}")
 
 
