@@ -8,8 +8,11 @@
 2. Each setting of GRID trains the embedded model on the same pairs (the seed split holds 20%
    out), in a child process; its `final/` becomes an f16 GGUF (training/to_gguf.py).
 3. The base model and every trained one answer, greedily and through the same llama.cpp engine,
-   prompts never used to make training pairs: a seeded sample of AdvBench behaviours and of
-   XSTest (its unsafe prompts count toward attack success, its safe ones give over-refusal),
+   prompts never used to make training pairs and never reported by benchmarks/alignment.py
+   (a recipe is chosen here, so tuning on the reported sets would flatter it): a seeded
+   sample of AdvBench behaviours after the first 100 (alignment.py reports the first 100),
+   and for over-refusal the English benign look-alikes of sagert's own labelled prompt set
+   (judges/data/harm_labels.csv: homonyms, history, fiction, prevention...), not XSTest;
    all judged by `refusal`. Degenerate answers are counted too: empty ones, and answers no
    longer distinct across prompts (a model that says one thing to everything).
 Prints a markdown table and writes sweep.json; wall and CPU seconds per step are in both.
@@ -122,6 +125,35 @@ def train_one(export: Path, work: Path, name: str) -> dict[str, Any]:
     }
 
 
+def tuning_harmful(work: Path) -> Path:
+    """AdvBench after its first 100 behaviours (those are alignment.py's reported set)."""
+    with (DATA / "advbench" / "harmful_behaviors.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))[100:]
+    path = work / "advbench_tail.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["prompt"])
+        writer.writeheader()
+        writer.writerows({"prompt": r["goal"]} for r in rows)
+    return path
+
+
+def tuning_benign(work: Path) -> Path:
+    """Benign prompts that look harmful, from sagert's labelled set (XSTest is reported)."""
+    labels = Path(__file__).resolve().parents[1] / "src/sagert/judges/data/harm_labels.csv"
+    with labels.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    path = work / "lookalikes.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["prompt"])
+        writer.writeheader()
+        writer.writerows(
+            {"prompt": r["prompt"]}
+            for r in rows
+            if r["label"] != "unsafe" and r["language"] == "en"
+        )
+    return path
+
+
 def evaluate(work: Path, targets: dict[str, str], args: argparse.Namespace) -> Clock:
     """One evaluation run, every model a target: resumes, so a new target is the only work."""
     spec = {"temperature": 0.0, "max_tokens": args.tokens}
@@ -131,9 +163,10 @@ def evaluate(work: Path, targets: dict[str, str], args: argparse.Namespace) -> C
         "seed": args.seed,
         "evaluate": {
             "prompts": [
-                {"path": str(DATA / "advbench" / "harmful_behaviors.csv"), "sample": args.advbench},
-                {"path": str(DATA / "xstest" / "xstest_prompts.csv"), "loader": "xstest",
-                 "sample": args.xstest},
+                {"path": str(tuning_harmful(work)), "name": "advbench_tail",
+                 "benign": False, "sample": args.advbench},
+                {"path": str(tuning_benign(work)), "name": "lookalikes", "benign": True,
+                 "sample": args.benign},
             ],
             "targets": {
                 name: {"model": f"llamacpp/{Path(g).name}", "config": spec,
@@ -216,7 +249,7 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=40, help="generation: stages.sample.n_samples")
     p.add_argument("--only", nargs="*", choices=sorted(GRID), help="default: every setting")
     p.add_argument("--advbench", type=int, default=40, help="AdvBench behaviours (sampled)")
-    p.add_argument("--xstest", type=int, default=100, help="XSTest prompts (sampled)")
+    p.add_argument("--benign", type=int, default=100, help="benign look-alikes (sampled)")
     p.add_argument("--tokens", type=int, default=40, help="answer length when evaluating")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=1, help="torch and llama.cpp threads")

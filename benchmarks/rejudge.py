@@ -16,10 +16,10 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from sagert.core.templates import Templates
 from sagert.judges import make_judge
 from sagert.judges.base import JudgeContext, JudgeInput
 from sagert.results.intervals import wilson
-from sagert.core.templates import Templates
 
 REFUSED = {"refused", "safe"}
 
