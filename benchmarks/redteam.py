@@ -1,7 +1,8 @@
 """MAP-Elites red teaming vs random single-turn attacks, same number of target calls.
 
-The embedded SmolLM2 is the target and the attacker; the judge is `refusal` (no model: a
-complied answer counts as a successful attack), because SmolLM2 cannot grade StrongREJECT's
+The embedded SmolLM2 is the target and the attacker; the judge is `refusal` or, with
+`--judge refusal_semantic`, the semantic refusal judge (no model either way: a complied
+answer counts as a successful attack), because SmolLM2 cannot grade StrongREJECT's
 rubric reliably and the judge must be the same for both arms. Reports, per arm: attack success
 rate over the target calls, and the number of distinct (category, style) cells with a success.
 
@@ -21,8 +22,8 @@ from pathlib import Path
 import sagert.attacks  # noqa: F401
 from sagert.attacks.base import TransformContext, attacks
 from sagert.core.templates import Templates
+from sagert.judges import make_judge
 from sagert.judges.base import JudgeContext, JudgeInput
-from sagert.judges.refusal import RefusalJudge
 from sagert.models.types import GenerateConfig, Message
 from sagert.settings.run import RunConfig
 from sagert.workflows import redteam
@@ -42,7 +43,7 @@ SMOL = {
 }
 
 
-def config(root: Path, calls: int) -> RunConfig:
+def config(root: Path, calls: int, judge: str = "refusal") -> RunConfig:
     return RunConfig.model_validate(
         {
             "name": "redteam-bench",
@@ -54,7 +55,7 @@ def config(root: Path, calls: int) -> RunConfig:
                 "seeds": list(SEEDS.values()),
                 "iterations": calls,
                 "max_target_calls": calls,
-                "judge": "refusal",
+                "judge": judge,
                 "chosen": False,
                 "max_tokens": 96,
             },
@@ -67,7 +68,7 @@ async def random_arm(cfg: RunConfig, calls: int) -> tuple[int, set[tuple[str, st
     from sagert.engine.session import open_run
 
     rng = random.Random(cfg.seed)
-    judge, templates = RefusalJudge(), Templates()
+    judge, templates = make_judge(cfg.redteam.judge), Templates()
     wins, cells = 0, set()
     async with open_run(cfg.model_copy(update={"name": "random-bench"})) as ctx:
         target = ctx.role("target")
@@ -89,14 +90,17 @@ async def random_arm(cfg: RunConfig, calls: int) -> tuple[int, set[tuple[str, st
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=16)
+    parser.add_argument(
+        "--judge", default="refusal", help="both arms: refusal, refusal_semantic (no model)"
+    )
     parser.add_argument("--arm", choices=["both", "random", "map-elites"], default="both")
     parser.add_argument(
         "--runs-dir", type=Path, default=None, help="Keep the runs here (a cut run can be read)."
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = config(args.runs_dir or Path(tmp), args.calls)
-        report: dict[str, object] = {"target_calls": args.calls}
+        cfg = config(args.runs_dir or Path(tmp), args.calls, args.judge)
+        report: dict[str, object] = {"target_calls": args.calls, "judge": args.judge}
         if args.arm in ("both", "random"):
             started = time.perf_counter()
             rwins, rcells = asyncio.run(random_arm(cfg, args.calls))
