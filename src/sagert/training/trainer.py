@@ -70,6 +70,13 @@ def resolve_base_model(name: str, cache_dir: Path) -> str:
     return name  # a Hub id: transformers downloads it when the machine is online
 
 
+def precision_args(cuda: bool) -> dict[str, bool]:
+    """TRL's configs default to bf16 autocast even on a CPU, where a CPU without bf16 units
+    runs every matmul in emulated bf16: a SimPO step on SmolLM2 took 420 s instead of 20 s
+    (docs/training.md). On a GPU TRL's choice stands."""
+    return {} if cuda else {"bf16": False, "fp16": False}
+
+
 def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResult:
     try:
         import datasets
@@ -120,6 +127,7 @@ def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResul
         "report_to": [],
         "seed": settings.seed,
         "use_cpu": not torch.cuda.is_available(),
+        **precision_args(torch.cuda.is_available()),
     }
     peft_config = lora_config(settings.lora)
     log = _LossLog(output_dir / LOG_FILE)
