@@ -38,6 +38,7 @@ import yaml
 SAGERT = [sys.executable, "-m", "sagert"]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rejudge import pct  # noqa: E402
 
 BASE = {"max_length": 256, "simpo_gamma": 0.8}
 # name -> train settings: everything the recipe decides is explicit, so rows differ only by it
@@ -129,12 +130,7 @@ def tuning_harmful(work: Path) -> Path:
     """AdvBench after its first 100 behaviours (those are alignment.py's reported set)."""
     with (DATA / "advbench" / "harmful_behaviors.csv").open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))[100:]
-    path = work / "advbench_tail.csv"
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["prompt"])
-        writer.writeheader()
-        writer.writerows({"prompt": r["goal"]} for r in rows)
-    return path
+    return write_prompts(work / "advbench_tail.csv", [r["goal"] for r in rows])
 
 
 def tuning_benign(work: Path) -> Path:
@@ -142,15 +138,16 @@ def tuning_benign(work: Path) -> Path:
     labels = Path(__file__).resolve().parents[1] / "src/sagert/judges/data/harm_labels.csv"
     with labels.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
-    path = work / "lookalikes.csv"
+    benign = [r["prompt"] for r in rows if r["label"] != "unsafe" and r["language"] == "en"]
+    return write_prompts(work / "lookalikes.csv", benign)
+
+
+def write_prompts(path: Path, prompts: list[str]) -> Path:
+    """A one-column prompt CSV that the generic loader reads."""
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["prompt"])
         writer.writeheader()
-        writer.writerows(
-            {"prompt": r["prompt"]}
-            for r in rows
-            if r["label"] != "unsafe" and r["language"] == "en"
-        )
+        writer.writerows({"prompt": p} for p in prompts)
     return path
 
 
@@ -211,12 +208,6 @@ def answers(work: Path) -> dict[str, dict[str, Any]]:
             "example": next((r["response"][:90] for r in harmful), ""),
         }
     return out
-
-
-def pct(rate: float | None, ci: tuple[float, float] | None) -> str:
-    if rate is None or ci is None:
-        return "-"
-    return f"{100 * rate:.1f}% [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
 
 
 def table(trained: list[dict[str, Any]], measured: dict[str, dict[str, Any]]) -> str:

@@ -110,6 +110,7 @@ def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResul
             field="train.max_length",
             fix=f"raise it above {recipe.max_length}",
         )
+    cuda = torch.cuda.is_available()
     common: dict[str, Any] = {
         "output_dir": str(output_dir),
         "per_device_train_batch_size": settings.batch_size,
@@ -126,8 +127,8 @@ def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResul
         "logging_steps": 1,
         "report_to": [],
         "seed": settings.seed,
-        "use_cpu": not torch.cuda.is_available(),
-        **precision_args(torch.cuda.is_available()),
+        "use_cpu": not cuda,
+        **precision_args(cuda),
     }
     peft_config = lora_config(settings.lora)
     log = _LossLog(output_dir / LOG_FILE)
