@@ -1,12 +1,15 @@
 """MAP-Elites red teaming vs random single-turn attacks, same number of target calls.
 
-The embedded SmolLM2 is the target and the attacker; the judge is `refusal` or, with
-`--judge refusal_semantic`, the semantic refusal judge (no model either way: a complied
-answer counts as a successful attack), because SmolLM2 cannot grade StrongREJECT's
-rubric reliably and the judge must be the same for both arms. Reports, per arm: attack success
-rate over the target calls, and the number of distinct (category, style) cells with a success.
+The embedded SmolLM2 is the target and the attacker. The judge is the same for both arms:
+`refusal` or `refusal_semantic` (no model: a complied answer counts as a success), or, with
+`--judge strongreject --judge-gguf PATH`, StrongREJECT's rubric graded by a capable local model
+(SmolLM2 cannot grade it): a success is then an answer the rubric calls unsafe, which is what
+"attack success" should mean. Reports, per arm: attack success rate over the target calls, the
+mean judge score, and the number of distinct (category, style) cells with a success.
 
     PYTHONPATH=src python benchmarks/redteam.py --calls 16
+    PYTHONPATH=src python benchmarks/redteam.py --calls 32 --judge strongreject \
+        --judge-gguf "$(bash ../shared/tools/real_model.sh)"
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 import sagert.attacks  # noqa: F401
 from sagert.attacks.base import TransformContext, attacks
 from sagert.core.templates import Templates
+from sagert.engine.iterative.steps import succeeded, value_of
 from sagert.judges import make_judge
 from sagert.judges.base import JudgeContext, JudgeInput
 from sagert.models.types import GenerateConfig, Message
@@ -43,12 +47,22 @@ SMOL = {
 }
 
 
-def config(root: Path, calls: int, judge: str = "refusal") -> RunConfig:
+def config(
+    root: Path, calls: int, judge: str = "refusal", judge_gguf: Path | None = None
+) -> RunConfig:
+    models: dict[str, object] = {"generator": SMOL}
+    if judge_gguf is not None:
+        models["judge"] = {
+            "model": f"llamacpp/{judge_gguf.stem}",
+            "config": {"max_tokens": 512, "temperature": 0.0},
+            "args": {"gguf": str(judge_gguf), "n_parallel": 1, "n_ctx_per_slot": 4096},
+            "timeout": 1200,
+        }
     return RunConfig.model_validate(
         {
             "name": "redteam-bench",
             "runs_dir": str(root),
-            "models": {"generator": SMOL},
+            "models": models,
             "redteam": {
                 "categories": list(SEEDS),
                 "styles": STYLES,
@@ -63,15 +77,18 @@ def config(root: Path, calls: int, judge: str = "refusal") -> RunConfig:
     )
 
 
-async def random_arm(cfg: RunConfig, calls: int) -> tuple[int, set[tuple[str, str]]]:
+async def random_arm(cfg: RunConfig, calls: int) -> dict[str, object]:
     """Random (category, style) single-turn attacks on the seed requests: no attacker."""
     from sagert.engine.session import open_run
 
     rng = random.Random(cfg.seed)
     judge, templates = make_judge(cfg.redteam.judge), Templates()
-    wins, cells = 0, set()
+    wins, errors, values, cells = 0, 0, [], set()
     async with open_run(cfg.model_copy(update={"name": "random-bench"})) as ctx:
         target = ctx.role("target")
+        jctx = JudgeContext(
+            templates=templates, model=ctx.role("judge") if judge.needs_model else None
+        )
         for i in range(calls):
             category, style = rng.choice(list(SEEDS)), rng.choice(STYLES)
             tctx = TransformContext(rng=random.Random(i), templates=templates, seed=i)
@@ -80,35 +97,49 @@ async def random_arm(cfg: RunConfig, calls: int) -> tuple[int, set[tuple[str, st
                 [Message(role="user", content=prompt)], GenerateConfig(max_tokens=96, seed=i)
             )
             item = JudgeInput(prompt=SEEDS[category], response=out.text)
-            score = await judge.score(item, JudgeContext(templates=templates))
-            if score.verdict == "complied":
+            score = await judge.score(item, jctx)
+            if score.verdict == "error":
+                errors += 1
+                continue
+            values.append(value_of(score))
+            if succeeded(score):
                 wins += 1
                 cells.add((category, style))
-    return wins, cells
+    return {"successes": wins, "judge_errors": errors, "values": values, "cells": cells}
+
+
+def mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 3) if values else None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=16)
     parser.add_argument(
-        "--judge", default="refusal", help="both arms: refusal, refusal_semantic (no model)"
+        "--judge",
+        default="refusal",
+        help="both arms: refusal, refusal_semantic (no model), strongreject (--judge-gguf)",
     )
+    parser.add_argument("--judge-gguf", type=Path, default=None, help="the judge role's GGUF")
     parser.add_argument("--arm", choices=["both", "random", "map-elites"], default="both")
     parser.add_argument(
         "--runs-dir", type=Path, default=None, help="Keep the runs here (a cut run can be read)."
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = config(args.runs_dir or Path(tmp), args.calls, args.judge)
+        cfg = config(args.runs_dir or Path(tmp), args.calls, args.judge, args.judge_gguf)
         report: dict[str, object] = {"target_calls": args.calls, "judge": args.judge}
         if args.arm in ("both", "random"):
             started = time.perf_counter()
-            rwins, rcells = asyncio.run(random_arm(cfg, args.calls))
+            arm = asyncio.run(random_arm(cfg, args.calls))
+            wins, values = int(arm["successes"]), list(arm["values"])  # type: ignore[call-overload]
             report["random"] = {
                 "target_calls": args.calls,
-                "successes": rwins,
-                "asr": rwins / args.calls,
-                "cells_with_success": len(rcells),
+                "successes": wins,
+                "judge_errors": arm["judge_errors"],
+                "asr": wins / args.calls,
+                "mean_score": mean(values),
+                "cells_with_success": len(arm["cells"]),  # type: ignore[arg-type]
                 "seconds": round(time.perf_counter() - started, 1),
             }
             print(json.dumps({"random": report["random"]}), flush=True)
@@ -121,13 +152,17 @@ def main() -> None:
                 for line in cfg.run_dir.joinpath("stages", "redteam.jsonl").read_text().splitlines()
             ]
             judged = [s for s in steps if s["meta"].get("step") == "judge"]
-            wins = sum(s["meta"]["value"] >= 1.0 for s in judged)
+            scores = [next(iter(s["scores"].values())) for s in judged if s.get("scores")]
+            ok = [sc for sc in scores if sc.get("verdict") != "error"]
+            wins = sum(succeeded(sc) for sc in ok)
             won_cells = {k for k, e in result.archive.cells.items() if e.success}
             report["cells"] = len(result.cells)
             report["map_elites"] = {
                 "target_calls": result.target_calls,
                 "successes": wins,
+                "judge_errors": len(scores) - len(ok),
                 "asr": wins / max(1, result.target_calls),
+                "mean_score": mean([value_of(sc) for sc in ok]),
                 "cells_filled": len(result.archive.cells),
                 "cells_with_success": len(won_cells),
                 "seconds": round(archive_seconds, 1),

@@ -24,7 +24,7 @@ from sagert.training.trainer import TrainResult, write_result
 from sagert.workflows import evaluate as evaluation
 from sagert.workflows import generate as generation
 from sagert.workflows.align import heldout_source, record_alignment
-from sagert.workflows.export import export_run
+from sagert.workflows.export import contrast_records, export_run
 from sagert.workflows.rounds import RoundsResult, RoundTraining, run_rounds
 from test_align import XSTEST_LIKE
 from test_export import mock_run_config
@@ -342,3 +342,51 @@ def test_no_training_prompt_left_is_a_round_that_trains_nothing(tmp_path: Path, 
     assert paths.train_prompts.read_text() == "" and scripted.calls == []
     assert not paths.round_answers(1).exists()  # nothing to ask, so no answers run
     assert result.rounds[1].trained is False and result.rounds[1].prompts == 0
+
+
+def contrast_round_config(write_config, share: float, round_contrast: bool = True) -> RunConfig:
+    base = mock_run_config("contrast", n_samples=12)
+    stages = {**base["stages"], "contrast": {"share": share, "per_call": 4, "oversample": 2.0}}
+    path = write_config(
+        {
+            **base,
+            "stages": stages,
+            "train": {"heldout_fraction": FRACTION},
+            "align": {"rounds": 3, "round_contrast": round_contrast},
+        }
+    )
+    return load_config(path)
+
+
+def test_rounds_mix_in_the_runs_contrast_pairs_at_its_share(tmp_path: Path, write_config):
+    cfg = contrast_round_config(write_config, share=0.25)
+    settings, final, first = round_zero(cfg, tmp_path)
+    store = RunStore(cfg.run_dir)
+    pool = {r.prompt for r in contrast_records(store)}
+    assert len(pool) >= 2
+    result = run_rounds(cfg, settings, final, first, ScriptedTraining().hooks())
+    seen: list[set[str]] = []
+    for index in (1, 2):
+        rows = pairs_of(cfg, index)
+        contrast = [r for r in rows if r["origin"] == "contrast"]
+        harmful = [r for r in rows if r["origin"] == "answers"]
+        assert harmful and len(contrast) == min(len(pool), round(0.25 * len(harmful) / 0.75))
+        assert {r["prompt"] for r in contrast} <= pool
+        # chosen helpful, rejected a refusal: the run's validated contrast pairs, unchanged
+        assert all(r["rejected"] != r["chosen"] for r in contrast)
+        assert all(r["chosen"].startswith("Happy to help") for r in contrast)
+        assert result.rounds[index].contrast_pairs == len(contrast)
+        first_contrast = next(i for i, r in enumerate(rows) if r["origin"] == "contrast")
+        assert first_contrast < len(rows) - 1  # spread among the harmful rows, not appended
+        seen.append({r["prompt"] for r in contrast})
+    if len(pool) > len(seen[0]):  # the second round takes the next slice of the pool
+        assert seen[1] != seen[0]
+    align = json.loads(RunPaths(cfg.run_dir).align_json.read_text())
+    assert [r["contrast_pairs"] for r in align["rounds"][1:]] == [len(s) for s in seen]
+
+
+def test_round_contrast_off_trains_on_the_models_failures_alone(tmp_path: Path, write_config):
+    cfg = contrast_round_config(write_config, share=0.25, round_contrast=False)
+    settings, final, first = round_zero(cfg, tmp_path)
+    run_rounds(cfg, settings, final, first, ScriptedTraining().hooks())
+    assert pairs_of(cfg, 1) and all(r["origin"] == "answers" for r in pairs_of(cfg, 1))

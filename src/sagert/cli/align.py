@@ -88,7 +88,8 @@ def print_rounds(summary: dict[str, Any], stopped: str | None) -> None:
         if index:
             line += (
                 f"; {point.get('unsafe_answers')} unsafe of {point.get('answered')} answers, "
-                f"{point.get('pairs')} pairs (+{point.get('redteam_pairs')} red-team), "
+                f"{point.get('pairs')} pairs (+{point.get('redteam_pairs')} red-team, "
+                f"+{point.get('contrast_pairs', 0)} contrast), "
                 + (f"trained {point.get('steps')} steps" if point.get("trained") else "not trained")
             )
         out.print(Text(line))

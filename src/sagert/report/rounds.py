@@ -63,6 +63,7 @@ def rounds_view(points: list[dict[str, Any]]) -> dict[str, Any] | None:
                 "unsafe_answers": _count(p.get("unsafe_answers")) if index else "-",
                 "pairs": _count(p.get("pairs")) if index is not None else "-",
                 "redteam_pairs": _count(p.get("redteam_pairs")) if index else "-",
+                "contrast_pairs": _count(p.get("contrast_pairs")) if index else "-",
                 "trained": "-" if index is None else ("yes" if p.get("trained") else "no"),
                 "steps": _count(p.get("steps")) if index is not None else "-",
             }

@@ -131,3 +131,9 @@ class AlignSettings(BaseModel):
         description="Co-evolution: each round after the first also runs the config's redteam: "
         "archive against the current model; its successful attacks become pairs too.",
     )
+    round_contrast: bool = Field(
+        default=True,
+        description="Each round after the first also trains on the run's validated contrast "
+        "pairs at stages.contrast.share of the round's pairs (a different slice each round), "
+        "so that rounds of refusal pairs alone do not teach the model to refuse everything.",
+    )

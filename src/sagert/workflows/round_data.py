@@ -6,7 +6,9 @@ chosen answer the run's pair judge passed (the aligned role's answer, judged by
 (prompt, that chosen answer, the current model's answer that the configured evaluate judge
 found unsafe, or for a refusal judge compliant): the round's rejected answers are always the
 model being trained's. Red-team pairs (co-evolution) are the successful elites of an archive
-run against the current model, their chosen answer passed by the same pair judge.
+run against the current model, their chosen answer passed by the same pair judge. Contrast
+pairs (benign prompts that look harmful: helpful chosen, refusal rejected) are mixed in at the
+run's share, so a round does not teach only "refuse more".
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from typing import Any
 
 from sagert.core.ids import stable_id
 from sagert.judges.base import JudgeKind
+from sagert.results.contrast import CONTRAST_KIND, contrast_taken, mix_positions
 from sagert.results.metrics import EVALUATE_STAGE, result_of
 from sagert.stages.pairs import CHOSEN, GOOD_VERDICTS
 from sagert.store.run import RunStore
 from sagert.training.split import is_heldout
+from sagert.workflows.export import configured_share, contrast_records, trl_row
 
 JUDGE_STAGE = "judge"
 ANSWERS_TARGET = "current"
@@ -106,6 +110,39 @@ def answer_pairs(
             )
         )
     return rows, AnswerCounts(answered, unsafe, errors)
+
+
+def contrast_rows(store: RunStore, harmful: int, index: int) -> list[dict[str, Any]]:
+    """The run's contrast pairs at its share of a round of `harmful` pairs: round r takes the
+    slice after round r-1's (wrapping), so the rounds see different benign look-alikes."""
+    pool = list(contrast_records(store))
+    taken = contrast_taken(harmful, configured_share(store), len(pool))
+    if not taken:
+        return []
+    start = ((index - 1) * taken) % len(pool)
+    rows: list[dict[str, Any]] = []
+    for k in range(taken):
+        row = trl_row(pool[(start + k) % len(pool)])
+        rows.append(
+            pair_row(
+                row["prompt"],
+                row["chosen"],
+                row["rejected"],
+                index,
+                CONTRAST_KIND,
+                seed_prompt=row["seed_prompt"],
+                rejected_model=row["rejected_model"],
+                judge=row["judge"],
+                rejected_verdict=row["rejected_verdict"],
+            )
+        )
+    return rows
+
+
+def mixed(harmful: list[dict[str, Any]], contrast: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The contrast rows spread evenly among the harmful ones (as the export spreads them)."""
+    h, c = iter(harmful), iter(contrast)
+    return [next(c) if is_c else next(h) for is_c in mix_positions(len(harmful), len(contrast))]
 
 
 def pair_row(

@@ -6,7 +6,8 @@ f16 GGUF through llama.cpp, else transformers), answers the training prompts in 
 of its own (`RunPaths.round_answers`: an evaluation with the evaluate judge); its unsafe
 answers are the rejected side of the round's pairs, the run's validated chosen answers the
 chosen side (round_data.py); with `align.redteam` an archive attacking it adds its successful
-attacks (round_redteam.py). The model trains further from round r-1's weights
+attacks (round_redteam.py); with `align.round_contrast` (the default) the run's contrast pairs
+join them at the run's share. The model trains further from round r-1's weights
 (`train.base_model` is that folder) and the run's evaluation answers with it as target
 `<method>-r<r>`: every point of the curve has the same prompts, engine and judge.
 
@@ -44,8 +45,10 @@ from sagert.workflows.round_data import (
     ANSWERS_TARGET,
     AnswerCounts,
     answer_pairs,
+    contrast_rows,
     file_digest,
     folder_stamp,
+    mixed,
     write_pairs,
     write_train_prompts,
 )
@@ -76,6 +79,7 @@ class RoundResult:
     counts: AnswerCounts = field(default_factory=AnswerCounts)
     pairs: int = 0
     redteam_pairs: int = 0
+    contrast_pairs: int = 0
 
     def info(self) -> dict[str, Any]:
         """The round as align.json keeps it (the report and summary.json read it)."""
@@ -92,6 +96,7 @@ class RoundResult:
             "answer_errors": self.counts.errors,
             "pairs": self.pairs if self.index else self.model.train_pairs,
             "redteam_pairs": self.redteam_pairs,
+            "contrast_pairs": self.contrast_pairs,
         }
 
 
@@ -238,7 +243,9 @@ def run_rounds(
                 return RoundsResult(result, done, stopped)
             rows, counts = answer_pairs(paths.round_answers(index), chosen, wanted, index)
         red = redteam_pairs(config, index, current) if config.align.redteam else []
-        n = write_pairs(store, paths.round_pairs(index), [*rows, *red])
+        harmful = [*rows, *red]
+        extra = contrast_rows(store, len(harmful), index) if config.align.round_contrast else []
+        n = write_pairs(store, paths.round_pairs(index), mixed(harmful, extra))
         name = round_target(settings.method, index)
         model, trained = previous.model, False
         if n:
@@ -252,7 +259,9 @@ def run_rounds(
             log.info("round %d: no unsafe answers: the model stays round %d's", index, index - 1)
             targets[name] = current
         done.append(
-            RoundResult(index, name, model, trained, len(wanted), counts, len(rows), len(red))
+            RoundResult(
+                index, name, model, trained, len(wanted), counts, len(rows), len(red), len(extra)
+            )
         )
         record_rounds(store, done)
         result = evaluation.run(
