@@ -20,6 +20,7 @@ import json
 import random
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sagert.attacks  # noqa: F401
@@ -77,13 +78,24 @@ def config(
     )
 
 
-async def random_arm(cfg: RunConfig, calls: int) -> dict[str, object]:
+@dataclass
+class RandomArm:
+    """What the random arm found: successes, judge errors apart, judge values, winning cells."""
+
+    successes: int = 0
+    judge_errors: int = 0
+    values: list[float] = field(default_factory=list)
+    cells: set[tuple[str, str]] = field(default_factory=set)
+
+
+async def random_arm(cfg: RunConfig, calls: int) -> RandomArm:
     """Random (category, style) single-turn attacks on the seed requests: no attacker."""
     from sagert.engine.session import open_run
 
+    assert cfg.redteam is not None  # config() always sets it
     rng = random.Random(cfg.seed)
     judge, templates = make_judge(cfg.redteam.judge), Templates()
-    wins, errors, values, cells = 0, 0, [], set()
+    arm = RandomArm()
     async with open_run(cfg.model_copy(update={"name": "random-bench"})) as ctx:
         target = ctx.role("target")
         jctx = JudgeContext(
@@ -99,13 +111,13 @@ async def random_arm(cfg: RunConfig, calls: int) -> dict[str, object]:
             item = JudgeInput(prompt=SEEDS[category], response=out.text)
             score = await judge.score(item, jctx)
             if score.verdict == "error":
-                errors += 1
+                arm.judge_errors += 1
                 continue
-            values.append(value_of(score))
+            arm.values.append(value_of(score))
             if succeeded(score):
-                wins += 1
-                cells.add((category, style))
-    return {"successes": wins, "judge_errors": errors, "values": values, "cells": cells}
+                arm.successes += 1
+                arm.cells.add((category, style))
+    return arm
 
 
 def mean(values: list[float]) -> float | None:
@@ -132,14 +144,13 @@ def main() -> None:
         if args.arm in ("both", "random"):
             started = time.perf_counter()
             arm = asyncio.run(random_arm(cfg, args.calls))
-            wins, values = int(arm["successes"]), list(arm["values"])  # type: ignore[call-overload]
             report["random"] = {
                 "target_calls": args.calls,
-                "successes": wins,
-                "judge_errors": arm["judge_errors"],
-                "asr": wins / args.calls,
-                "mean_score": mean(values),
-                "cells_with_success": len(arm["cells"]),  # type: ignore[arg-type]
+                "successes": arm.successes,
+                "judge_errors": arm.judge_errors,
+                "asr": arm.successes / args.calls,
+                "mean_score": mean(arm.values),
+                "cells_with_success": len(arm.cells),
                 "seconds": round(time.perf_counter() - started, 1),
             }
             print(json.dumps({"random": report["random"]}), flush=True)

@@ -8,7 +8,10 @@ generation stage, the export and every summary use this one rule.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 CONTRAST_KIND = "contrast"
 HARMFUL_KIND = "harmful"
@@ -45,6 +48,16 @@ def mix_positions(harmful: int, contrast: int) -> list[bool]:
         out.append(take)
         placed += int(take)
     return out
+
+
+def interleaved(
+    harmful: Iterable[T], contrast: Iterable[T], n_harmful: int, n_contrast: int
+) -> Iterator[T]:
+    """`n_harmful` harmful and `n_contrast` contrast items, spread by `mix_positions` (the one
+    order the export and every alignment round use)."""
+    h, c = iter(harmful), iter(contrast)
+    for is_contrast in mix_positions(n_harmful, n_contrast):
+        yield next(c) if is_contrast else next(h)
 
 
 def share_line(data: dict[str, Any]) -> str:

@@ -8,7 +8,6 @@ Lineage is a JSON string: its arguments differ per step, which Arrow cannot type
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import tempfile
@@ -23,7 +22,7 @@ from sagert.results.contrast import (
     CONTRAST_KIND,
     HARMFUL_KIND,
     contrast_taken,
-    mix_positions,
+    interleaved,
     share_line,
 )
 from sagert.results.yields import run_yield, yield_lines
@@ -85,10 +84,9 @@ def contrast_mix(store: RunStore) -> dict[str, Any]:
 
 def training_records(store: RunStore, mix: dict[str, Any]) -> Iterator[Record]:
     """The harmful pairs with the contrast pairs the share takes spread evenly among them."""
-    harmful = pair_records(store)
-    extra = itertools.islice(contrast_records(store), int(mix["contrast"]))
-    for is_contrast in mix_positions(int(mix["harmful"]), int(mix["contrast"])):
-        yield next(extra) if is_contrast else next(harmful)
+    return interleaved(
+        pair_records(store), contrast_records(store), int(mix["harmful"]), int(mix["contrast"])
+    )
 
 
 def validated_by(pair: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 from sagert.core.ids import stable_id
 from sagert.judges.base import JudgeKind
-from sagert.results.contrast import CONTRAST_KIND, contrast_taken, mix_positions
+from sagert.results.contrast import CONTRAST_KIND, contrast_taken, interleaved
 from sagert.results.metrics import EVALUATE_STAGE, result_of
 from sagert.stages.pairs import CHOSEN, GOOD_VERDICTS
 from sagert.store.run import RunStore
@@ -141,8 +141,7 @@ def contrast_rows(store: RunStore, harmful: int, index: int) -> list[dict[str, A
 
 def mixed(harmful: list[dict[str, Any]], contrast: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The contrast rows spread evenly among the harmful ones (as the export spreads them)."""
-    h, c = iter(harmful), iter(contrast)
-    return [next(c) if is_c else next(h) for is_c in mix_positions(len(harmful), len(contrast))]
+    return list(interleaved(harmful, contrast, len(harmful), len(contrast)))
 
 
 def pair_row(
