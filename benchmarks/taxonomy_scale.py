@@ -73,13 +73,14 @@ def config(args: argparse.Namespace, gguf: str) -> dict[str, Any]:
 
 
 def sibling_groups(tree: Taxonomy, level: int) -> list[list[str]]:
-    """Each node's children's texts, for the nodes `level` below the roots (0: the roots)."""
+    """Each node's children's names (what the pruning compares), for the nodes `level` below
+    the roots (0: the roots)."""
     groups: list[list[str]] = []
 
     def walk(nodes: list[TaxonomyNode], depth: int) -> None:
         for node in nodes:
             if depth == level and node.children:
-                groups.append([f"{c.name}. {c.description}".strip() for c in node.children])
+                groups.append([c.name for c in node.children])
             walk(node.children, depth + 1)
 
     walk(tree.roots, 0)
@@ -87,12 +88,12 @@ def sibling_groups(tree: Taxonomy, level: int) -> list[list[str]]:
 
 
 def near_duplicate_rate(groups: list[list[str]], encoder: Any, threshold: float) -> dict[str, Any]:
-    """Sibling pairs at cosine >= threshold, over all sibling pairs (all-MiniLM, normalised)."""
+    """Sibling pairs at cosine >= threshold, over all sibling pairs (all-MiniLM, unit vectors)."""
     pairs = close = 0
     for names in groups:
         if len(names) < 2:
             continue
-        vectors = np.asarray(encoder.encode(names, normalize_embeddings=True))
+        vectors = np.asarray(encoder(names))
         for i, j in combinations(range(len(names)), 2):
             pairs += 1
             close += float(vectors[i] @ vectors[j]) >= threshold
