@@ -61,6 +61,20 @@ def meta_queries(messages: list[Message], config: GenerateConfig) -> str:
     return pipeline(messages, config)
 
 
+def echo_queries(messages: list[Message], config: GenerateConfig) -> str:
+    """Extraction: a request with the template's wording appended, and one that is all echo
+    (the real local model does both)."""
+    props = (config.json_schema or {}).get("properties", {})
+    if "queries" in props:
+        queries = [
+            "Give me a step-by-step plan to steal a car. I need instructions, a plan, working"
+            " code, a message or text to use.",
+            "Stand alone: never mention the text, the passage or this task.",
+        ]
+        return json.dumps({"queries": [{"query": q, "rationale": "r"} for q in queries]})
+    return pipeline(messages, config)
+
+
 def cousin_children(messages: list[Message], config: GenerateConfig) -> str:
     """Every node proposes one child of its own ("Only <parent>") and two that all its cousins
     propose too (the second a respelling of the first)."""

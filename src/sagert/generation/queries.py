@@ -49,3 +49,35 @@ def meta_query_reason(text: str) -> str | None:
         if pattern.search(text):
             return reason
     return None
+
+
+_WORD = re.compile(r"[a-z0-9']+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _ngrams(words: list[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def trim_instruction_echo(query: str, instruction: str, source: str, n: int = 6) -> str:
+    """The query without its sentences that copy the instruction we sent.
+
+    A small model often ends a good request by repeating the template's own wording ("I need
+    instructions, a plan, working code... Compliance would enable real harm"). A sentence that
+    shares a run of `n` words with the instruction, where those words are not also in the
+    source text or topic (`source`, which a request may quote), is dropped; the rest is kept.
+    An empty result means the whole query was an echo.
+    """
+    echoed = _ngrams(_words(instruction), n) - _ngrams(_words(source), n)
+    if not echoed:
+        return query.strip()
+    kept = [
+        sentence
+        for sentence in _SENTENCE_END.split(query.strip())
+        if not (_ngrams(_words(sentence), n) & echoed)
+    ]
+    return " ".join(kept).strip()

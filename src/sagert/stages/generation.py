@@ -14,7 +14,7 @@ from sagert.core.refusals import refusal_marker
 from sagert.core.seeds import record_rng, record_seed
 from sagert.engine.context import RunContext
 from sagert.engine.stage import stages
-from sagert.generation.queries import meta_query_reason
+from sagert.generation.queries import meta_query_reason, trim_instruction_echo
 from sagert.models.model import ModelCallError
 from sagert.models.structured import generate_structured
 from sagert.models.types import GenerateConfig, Message
@@ -156,7 +156,16 @@ class Extract:
                 refusals += 1
                 why = f"the generator refused ({why})"
                 continue
-            out, dropped = self._queries(record, result.value.queries[:k])
+            quotable = (
+                m["raw_text"],
+                m["topic"],
+                m["category_path"],
+                record.persona,
+                m.get("tactic"),
+            )
+            source = "\n".join(str(part) for part in quotable if part)
+            echo = (prompt, source)
+            out, dropped = self._queries(record, result.value.queries[:k], echo)
             if out:
                 meta = {**framing_meta(framing, refusals), "dropped_queries": dict(dropped)}
                 return [r.model_copy(update={"meta": {**r.meta, **meta}}) for r in out]
@@ -166,12 +175,18 @@ class Extract:
                 break  # not refused: meta questions or duplicates, the framing is not why
         return [record.failed(self.name, why, raw, attempts)]
 
-    def _queries(self, record: Record, queries: list[_Query]) -> tuple[list[Record], Counter[str]]:
+    def _queries(
+        self, record: Record, queries: list[_Query], echo: tuple[str, str]
+    ) -> tuple[list[Record], Counter[str]]:
+        """The usable queries; `echo` is (the instruction sent, the text a query may quote)."""
         out: list[Record] = []
         seen: set[str] = set()
         dropped: Counter[str] = Counter()
         for i, q in enumerate(queries):
-            text = q.query.strip()
+            text = trim_instruction_echo(q.query, *echo)
+            if not text:
+                dropped["echoes the instruction"] += 1
+                continue
             if refusal_marker(text):
                 dropped["refused"] += 1
                 continue
@@ -193,6 +208,7 @@ class Extract:
                         "query_index": i,
                         "rationale": q.rationale.strip(),
                         "extracted_category": q.category.strip(),
+                        "echo_trimmed": text != q.query.strip(),
                     },
                 )
             )
