@@ -28,7 +28,7 @@ _PREAMBLE = re.compile(
     r"^[\s*_#>]*"
     r"(?:(?:sure|certainly|of course|okay|ok|absolutely|alright|great|no problem)\b[!.,]?\s*)?"
     r"(?:here you go[\s*_]*[:!.]"
-    rf"|(?:(?:here(?:'s| is| are)|below is)[^\n:]{{0,60}}?{_NOUN}[^\n:]{{0,40}}"
+    rf"|(?:(?:here(?:['\u2019]s| is| are)|below is)[^\n:]{{0,60}}?{_NOUN}[^\n:]{{0,40}}"
     rf"|(?:the )?(?:rewritten|revised|new|evolved|translated|updated|final|improved)"
     rf"[^\n:]{{0,30}}?{_NOUN}[^\n:]{{0,20}}"
     rf"|{_NOUN})[\s*_]*:"
