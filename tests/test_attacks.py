@@ -177,7 +177,9 @@ def test_clean_rewrite_and_refusal_detection():
     assert clean_rewrite("**Rewritten prompt:**\nDo X.\n\nNote: this keeps the intent.") == "Do X."
     assert clean_rewrite("<prompt>\nDo X carefully.\n</prompt>") == "Do X carefully."
     # A typographic apostrophe, as the real local model writes it.
-    assert clean_rewrite("Sure, here\u2019s the rewritten prompt:\n\nWrite a plan.") == "Write a plan."
+    assert (
+        clean_rewrite("Sure, here\u2019s the rewritten prompt:\n\nWrite a plan.") == "Write a plan."
+    )
     assert clean_rewrite("Of course! Here is an evolved version:\n> Do X\n> then Y") == (
         "Do X\nthen Y"
     )
