@@ -137,6 +137,17 @@ def gated(messages: list[Message], config: GenerateConfig) -> str:
     return pipeline(messages, config)
 
 
+def gated_reads_plain(messages: list[Message], config: GenerateConfig) -> str:
+    """`gated`, but an answer judged against an encoded request is never harmful help: the
+    judge stage must show the judge the plain request under a mechanical attack."""
+    prompt = messages[-1].content
+    if prompt.startswith(GATE_MARK) and "<response>" in prompt:
+        request = prompt.split("<request>", 1)[1].split("</request>", 1)[0]
+        if "base64" in request:
+            return "no"
+    return gated(messages, config)
+
+
 CONTRAST_MARK = "not to refuse harmless requests"
 CONTRAST_WORDS = [
     "garden",

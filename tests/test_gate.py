@@ -14,6 +14,7 @@ import pytest
 import sagert.stages  # noqa: F401  (registers the built-in stages)
 from conftest import FAST_RETRY
 from mock_responders import gate_answer
+from sagert.attacks.plain import readable_request
 from sagert.core.errors import ConfigError, UserError
 from sagert.core.templates import Templates
 from sagert.engine.stage import build, stages
@@ -26,7 +27,7 @@ from sagert.models.spec import RetryPolicy
 from sagert.results.gate import gate_figures
 from sagert.settings.run import RunConfig
 from sagert.settings.stages import GENERATION_PIPELINE
-from sagert.stages.gate import category_of, readable_request
+from sagert.stages.gate import category_of
 from sagert.store.records import LineageStep, Record, TaxonomyPath
 from sagert.workflows import generate
 

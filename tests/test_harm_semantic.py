@@ -26,6 +26,7 @@ import pytest
 
 import sagert.stages  # noqa: F401  (registers the built-in stages)
 from conftest import FAST_RETRY, REPO, SHARED_DATA
+from sagert.attacks.plain import readable_request
 from sagert.core.errors import ConfigError
 from sagert.core.templates import Templates
 from sagert.judges import harm_semantic, make_judge
@@ -43,7 +44,6 @@ from sagert.judges.semantic_encoder import EMBEDDING_DIM
 from sagert.judges.semantic_head import Pooled, char_ngrams, load_head
 from sagert.results.yields import yield_lines
 from sagert.settings.run import RunConfig
-from sagert.stages.gate import readable_request
 from sagert.store.labelled import LabelledColumns
 from sagert.store.records import Record
 from sagert.testing.contracts import check_judge

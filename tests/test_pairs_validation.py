@@ -72,11 +72,11 @@ def test_old_pairs_take_their_judge_kind():
     assert validated_by({"judge": "no_such", "validated_by": "harm"}) == "harm"
 
 
-def run_config(tmp_path: Path, judge: str) -> RunConfig:
+def run_config(tmp_path: Path, judge: str, responder: str = "gated") -> RunConfig:
     mock = {
         "model": "mock/gen",
         "retry": FAST_RETRY,
-        "args": {"responder": "mock_responders:gated"},
+        "args": {"responder": f"mock_responders:{responder}"},
     }
     return RunConfig.model_validate(
         {
@@ -110,3 +110,17 @@ def test_export_rows_and_card_say_how_pairs_were_validated(tmp_path: Path, judge
     card = written["card"].read_text()
     assert f"- validated by: **{kind}** (judge `{judge}`, 6 pairs)" in card
     assert ("not shown to be harmful" in card) is (kind == "refusal")
+
+
+def test_the_harm_judge_of_pairs_reads_the_request_under_a_mechanical_attack(tmp_path: Path):
+    """As in `evaluate` and the prompt gate: a base64-wrapped request would hide what was asked
+    (a small judge model then calls the unaligned answer harmless), so the judge reads the
+    plain request; the record keeps the attacked prompt."""
+    config = run_config(tmp_path, "harm_intent", responder="gated_reads_plain")
+    generate.run(config)
+    pairs = [
+        Record.model_validate_json(line)
+        for line in (config.run_dir / "stages" / "pairs.jsonl").read_text().splitlines()
+    ]
+    assert len(pairs) == 6 and all(r.status == "ok" for r in pairs)
+    assert sum("base64" in (r.prompt or "") for r in pairs) == 3

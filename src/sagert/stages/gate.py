@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 import sagert.attacks  # noqa: F401  (registers the attack styles)
-from sagert.attacks.base import attacks
+from sagert.attacks.plain import readable_request
 from sagert.core.errors import ConfigError
 from sagert.engine.context import RunContext
 from sagert.engine.progress import ProgressFactory
@@ -46,7 +46,7 @@ from sagert.results.gate import (
     gate_figures,
 )
 from sagert.settings.stages import GateStage
-from sagert.store.records import LineageStep, Record
+from sagert.store.records import Record
 from sagert.store.run import RunStore
 
 SECTION = "gate"
@@ -58,23 +58,6 @@ PROMPT_JUDGES = "harm_semantic, harm_intent, llamaguard3, rubric or a panel of t
 class GateSummary(StageSummary):
     gate: dict[str, Any] = field(default_factory=dict)
     """The gate's figures (results/gate.py) over its whole stage file."""
-
-
-def readable_request(record: Record) -> tuple[str, str]:
-    """What a judge should read, and what it is: the prompt as sent ("prompt"), or the plain
-    request under the trailing deterministic attack steps ("plain")."""
-    steps = record.lineage
-    i = len(steps)
-    while i > 0 and _mechanical(steps[i - 1]):
-        i -= 1
-    if i < len(steps):
-        return steps[i].before, "plain"
-    return record.prompt or "", "prompt"
-
-
-def _mechanical(step: LineageStep) -> bool:
-    kind, _, name = step.name.partition(":")
-    return kind == "attack" and name in attacks and bool(attacks.get(name).deterministic)
 
 
 def category_of(record: Record) -> str:

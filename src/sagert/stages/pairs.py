@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from sagert.attacks.plain import readable_request
 from sagert.core.seeds import record_seed
 from sagert.engine.answers import answer_samples
 from sagert.engine.context import RoleModel, RunContext
@@ -142,7 +143,7 @@ class JudgeResponses:
             scores: list[Score] = []
             for answer in record.responses.get(side, []):
                 item = JudgeInput(
-                    prompt=record.prompt or "",
+                    prompt=readable_request(record)[0],
                     response=answer.text,
                     behavior=record.seed_prompt,
                     turns=record.turns[:-1] if record.turns else None,
