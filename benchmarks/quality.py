@@ -96,7 +96,7 @@ def config(args: argparse.Namespace, gguf: str) -> dict[str, Any]:
         "taxonomy": taxonomy,
         "pipeline": PIPELINE,
         "models": {
-            "generator": {**qwen, "config": {"temperature": 0.8, "max_tokens": 320}},
+            "generator": {**qwen, "config": {"temperature": 0.8, "max_tokens": 512}},
             "aligned": {**qwen, "config": {"temperature": 0.7, "max_tokens": args.answer_tokens}},
             "judge": qwen,
             "unaligned": {
@@ -114,7 +114,7 @@ def config(args: argparse.Namespace, gguf: str) -> dict[str, Any]:
                 "factors_per_sample": 2,
                 "regions": REGIONS,
             },
-            "extract": {"queries_per_text": 2},
+            "extract": {"queries_per_text": args.queries},
             "gate": {"judge": "harm_intent"},
             "evolve": {"rounds": 1, "operators": OPERATORS},
             "attack": {"per_prompt": 1, "styles": STYLES, "include_plain": True},
@@ -154,6 +154,10 @@ def figures(run_dir: Path, encoder: Any, leaves_total: int, wall: float) -> dict
     manifest = store.manifest()
     stage, prompts = harmful_prompts(store)
     report = diversity_report(prompts, source=run_dir.name, encoder=encoder)
+    # The plain requests alone: an attacked variant shares most words with its plain prompt,
+    # which the baseline (no attacks) never pays for in self-BLEU.
+    plain = [r for r in prompts if r.meta.get("attack") in (None, "none")]
+    plain_report = diversity_report(plain, source=run_dir.name, encoder=encoder)
     calls = Counter[str]()
     for entry in manifest.stages.values():
         for model, stats in (entry.calls_total or entry.calls).items():
@@ -186,6 +190,9 @@ def figures(run_dir: Path, encoder: Any, leaves_total: int, wall: float) -> dict
         "self_bleu": report.self_bleu,
         "embedding_dispersion": report.embedding_dispersion,
         "distinct_2": report.distinct_2,
+        "plain_requests": len(plain),
+        "plain_self_bleu": plain_report.self_bleu,
+        "plain_embedding_dispersion": plain_report.embedding_dispersion,
         "refusals": refusals(store),
     }
 
@@ -245,6 +252,9 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
         ("distinct leaves covered", lambda r: f"{r['leaves_covered']} / {r['leaves_total']}"),
         ("self-BLEU (lower: more diverse)", lambda r: _f(r["self_bleu"], 1)),
         ("embedding dispersion (higher: more diverse)", lambda r: _f(r["embedding_dispersion"], 3)),
+        ("plain requests (no attack style)", lambda r: r["plain_requests"]),
+        ("self-BLEU, plain requests", lambda r: _f(r["plain_self_bleu"], 1)),
+        ("embedding dispersion, plain requests", lambda r: _f(r["plain_embedding_dispersion"], 3)),
         ("validated pairs", lambda r: y(r, "pairs")),
         ("pairs per 1,000 generated tokens", lambda r: y(r, "pairs_per_1k_tokens")),
     ]
@@ -263,6 +273,13 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=6, help="stages.sample.n_samples")
     p.add_argument("--taxonomy", type=Path, default=EXPANDED, help="else ALERT, expanded here")
     p.add_argument("--answer-tokens", type=int, default=128)
+    p.add_argument(
+        "--queries",
+        type=int,
+        default=5,
+        help="stages.extract.queries_per_text: requests per raw text (2 gave 5 prompts from"
+        " 32 generator calls, measured)",
+    )
     p.add_argument("--slots", type=int, default=4, help="llama.cpp parallel slots per model")
     p.add_argument(
         "--threads",

@@ -368,3 +368,27 @@ def test_gates_in_a_pipeline(tmp_path: Path):
     )
     assert (run_dir / "stages" / "benign.jsonl").read_text() == before
     assert again["stages"]["gate_attack"]["gate"] == attack_figures
+
+
+@pytest.mark.parametrize("revert", [True, False])
+def test_a_failed_evolution_passes_on_the_prompt_it_was_evolved_from(tmp_path: Path, revert: bool):
+    """Evol-Instruct's elimination: the evolved prompt that lost its intent goes to benign.jsonl,
+    and its unevolved prompt (which passed gate_extract) goes on, counted apart from the rate."""
+    data = gate_config(tmp_path).model_dump(mode="json")
+    data["pipeline"] = [*PIPELINE[:5], "evolve", "gate_evolve"]
+    data["stages"]["gate"]["revert_failed_evolution"] = revert
+    config = RunConfig.model_validate(data)
+    generate.run(config, until="gate_evolve")
+    evolved = {r.id: r for r in rows(config.run_dir, "evolve") if r.status == "ok"}
+    out = rows(config.run_dir, "gate_evolve")
+    failed = [r for r in out if r.status == "filtered"]
+    reverted = [r for r in out if r.status == "ok" and r.meta["gate"]["gate_evolve"] == "reverted"]
+    assert failed and len(reverted) == (len(failed) if revert else 0)
+    for record in reverted:
+        parent = evolved[record.parent_id or ""]
+        assert record.prompt == parent.lineage[0].before != parent.prompt
+        assert record.lineage == [] and "evolution" not in record.meta
+        assert record.meta["evolution_reverted"] == parent.meta["evolution"]
+    figures = json.loads((config.run_dir / "manifest.json").read_text())["stages"]["gate_evolve"]
+    assert figures["gate"]["reverted"] == len(reverted)
+    assert figures["gate"]["judged"] == len(out) - len(reverted)  # reverted: not in the rate

@@ -24,7 +24,10 @@ GATE_KEY = "gate"
 HARMFUL, NOT_HARMFUL, LOST_INTENT = "harmful", "not_harmful", "lost_intent"
 UNJUDGED = "unjudged"
 """A judge error under `on_error: keep`: the prompt went on without a verdict."""
-OUTCOMES = (HARMFUL, NOT_HARMFUL, LOST_INTENT, UNJUDGED)
+REVERTED = "reverted"
+"""An evolution that failed the gate: its prompt before evolution went on (counted apart: the
+failed evolution is already counted as benign, and the prompt passed the earlier gate)."""
+OUTCOMES = (HARMFUL, NOT_HARMFUL, LOST_INTENT, UNJUDGED, REVERTED)
 
 
 @dataclass
@@ -35,6 +38,8 @@ class GateCounts:
     errors: int = 0
     unjudged: int = 0
     """Judge errors whose prompts went on (on_error: keep); also counted in `errors`."""
+    reverted: int = 0
+    """Failed evolutions whose unevolved prompts went on; never in the rate."""
 
     def add(self, record: Record) -> None:
         if record.status == "failed":
@@ -42,6 +47,8 @@ class GateCounts:
         elif outcome_of(record) == UNJUDGED:
             self.errors += 1
             self.unjudged += 1
+        elif outcome_of(record) == REVERTED:
+            self.reverted += 1
         elif record.status == "ok":
             self.harmful += 1
         elif outcome_of(record) == LOST_INTENT:
@@ -64,6 +71,7 @@ class GateCounts:
             "lost_intent": self.lost_intent,
             "errors": self.errors,
             "unjudged": self.unjudged,
+            "reverted": self.reverted,
             "harmful_rate": self.harmful / judged if judged else None,
             "harmful_rate_low": interval[0] if interval else None,
             "harmful_rate_high": interval[1] if interval else None,

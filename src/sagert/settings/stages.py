@@ -271,6 +271,12 @@ class GateStage(BaseModel):
         description="The role the intent judge asks (a chat model; the judge role may be a"
         " classifier such as Llama Guard).",
     )
+    revert_failed_evolution: bool = Field(
+        default=True,
+        description="gate_evolve: an evolved prompt that fails goes to benign.jsonl and the"
+        " prompt it was evolved from goes on in its place (Evol-Instruct's elimination);"
+        " false: neither goes on.",
+    )
     concurrency: int = Field(default=64, ge=1, le=4096)
     on_error: Literal["fail", "keep"] = Field(
         default="fail",

@@ -42,6 +42,7 @@ from sagert.results.gate import (
     HARMFUL,
     LOST_INTENT,
     NOT_HARMFUL,
+    REVERTED,
     UNJUDGED,
     gate_figures,
 )
@@ -84,6 +85,7 @@ class PromptGate:
     makes: ClassVar[tuple[str, ...]] = ("meta.gate",)
     Settings: ClassVar[type[BaseModel]] = GateStage
 
+    reverts_evolution: ClassVar[bool] = False
     settings: GateStage
     judge: Judge | None = field(init=False, default=None)
     intent: Judge | None = field(init=False, default=None)
@@ -133,7 +135,7 @@ class PromptGate:
         if harm.verdict not in ("safe", "unsafe"):
             return [self._error(record, "prompt", harm, judged, scores)]
         if harm.verdict == "safe":
-            return [self._benign(record, NOT_HARMFUL, judged, scores, harm)]
+            return self._set_aside(record, NOT_HARMFUL, judged, scores, harm)
         seed = (record.seed_prompt or "").strip()
         if self.intent is not None and seed and seed != text.strip():
             intent = await _score(
@@ -145,7 +147,7 @@ class PromptGate:
             if intent.verdict not in ("safe", "unsafe"):
                 return [self._error(record, "intent", intent, judged, scores)]
             if intent.verdict == "safe":
-                return [self._benign(record, LOST_INTENT, judged, scores, intent)]
+                return self._set_aside(record, LOST_INTENT, judged, scores, intent)
         gates = {**record.meta.get(GATE_KEY, {}), self.name: HARMFUL}
         return [
             record.child(
@@ -154,6 +156,20 @@ class PromptGate:
                 scores={**record.scores, self.name: scores},
             )
         ]
+
+    def _set_aside(
+        self,
+        record: Record,
+        outcome: str,
+        judged: str,
+        scores: dict[str, list[dict[str, Any]]],
+        score: Score,
+    ) -> list[Record]:
+        """The benign record, and for a failed evolution the prompt it was evolved from."""
+        out = [self._benign(record, outcome, judged, scores, score)]
+        if self.reverts_evolution and self.settings.revert_failed_evolution:
+            out += [r for r in [before_evolution(record, self.name)] if r is not None]
+        return out
 
     def _benign(
         self,
@@ -212,6 +228,25 @@ class PromptGate:
         return ctx.store.records(self.name, ok_only=True), ctx.store.count(self.name, ok_only=True)
 
 
+def before_evolution(record: Record, gate: str) -> Record | None:
+    """The prompt as it was before its evolution steps, passed on in place of an evolution
+    that failed the gate (Evol-Instruct's elimination: a failed evolution is discarded and its
+    instruction stays in the pool). None when the record was not evolved."""
+    first = next((i for i, s in enumerate(record.lineage) if s.name.startswith("evolution:")), None)
+    if first is None:
+        return None
+    gates = {**record.meta.get(GATE_KEY, {}), gate: REVERTED}
+    meta = {k: v for k, v in record.meta.items() if k != "evolution"}
+    meta |= {GATE_KEY: gates, "evolution_reverted": record.meta.get("evolution", [])}
+    return record.child(
+        gate,
+        key="before-evolution",
+        prompt=record.lineage[first].before,
+        lineage=record.lineage[:first],
+        meta=meta,
+    )
+
+
 def write_benign(store: RunStore) -> int:
     """stages/benign.jsonl rewritten from every gate's filtered records (a view, never the
     source: rebuilt whole, so a crash or a resume cannot leave it half or doubled)."""
@@ -240,7 +275,10 @@ class GateExtract(PromptGate):
 
 @stages.register("gate_evolve", "Prompt gate after evolution: harmful prompts on, benign aside.")
 class GateEvolve(PromptGate):
-    """The gate on evolved prompts, before attacks are spent on them."""
+    """The gate on evolved prompts, before attacks are spent on them; a failed evolution's
+    prompt goes on unevolved (`revert_failed_evolution`)."""
+
+    reverts_evolution: ClassVar[bool] = True
 
 
 @stages.register(
