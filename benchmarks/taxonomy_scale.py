@@ -1,6 +1,7 @@
 """ALERT expanded at SAGE's scale by a real model: leaves, topics, near-duplicates, time, calls.
 
     python benchmarks/taxonomy_scale.py [--breadth 9 6] [--threads 2]
+    python benchmarks/taxonomy_scale.py --regrow-topics --breadth 7   # topics again, leaves kept
 
 SAGE grows ALERT's 32 sub-categories into about 279 leaves and 1,500+ topics. This runs
 `sagert taxonomy expand` on ALERT with the real local model (Qwen2.5-Coder-1.5B-Instruct GGUF
@@ -10,7 +11,8 @@ the tree to benchmarks/data/alert_expanded.yaml, the taxonomy `benchmarks/qualit
 Prints the counts per level, the pruned nodes (siblings, cousins), the near-duplicate rate among
 the surviving siblings (pairs at cosine >= the threshold, which should be 0 after pruning) and
 among the unpruned ones, the generator's calls, tokens, refusals and wall time; writes
-taxonomy_scale.json next to the run.
+taxonomy_scale.json next to the run. `--regrow-topics` starts from --out's tree with its topic
+level removed and grows one round of topics (the leaves as they are, one call per leaf).
 """
 
 from __future__ import annotations
@@ -48,10 +50,10 @@ def real_model() -> str:
 def config(args: argparse.Namespace, gguf: str) -> dict[str, Any]:
     qwen_args = {"gguf": gguf, "n_parallel": args.slots, "n_ctx_per_slot": 2048}
     return {
-        "name": "alert-scale",
+        "name": "alert-scale-topics" if args.regrow_topics else "alert-scale",
         "runs_dir": str(args.workdir / "runs"),
         "seed": args.seed,
-        "taxonomy": "alert",
+        "taxonomy": str(args.start),
         "models": {
             "generator": {
                 "model": "llamacpp/qwen2.5-coder-1.5b",
@@ -70,6 +72,28 @@ def config(args: argparse.Namespace, gguf: str) -> dict[str, Any]:
             }
         },
     }
+
+
+def without_topics(tree_file: Path, out: Path) -> Path:
+    """The tree in `tree_file` with its topic level cut off, written to `out`."""
+    import yaml
+
+    data = yaml.safe_load(tree_file.read_text(encoding="utf-8"))
+    for macro in data["nodes"]:
+        for sub in macro.get("children") or []:
+            for leaf in sub.get("children") or []:
+                leaf.pop("children", None)
+    out.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return out
+
+
+def leaf_depth(tree: Taxonomy) -> int:
+    """How far below the roots the tree's deepest nodes are (ALERT: 1, its sub-categories)."""
+
+    def depth(nodes: list[TaxonomyNode]) -> int:
+        return max((1 + depth(n.children) for n in nodes if n.children), default=0)
+
+    return depth(tree.roots)
 
 
 def sibling_groups(tree: Taxonomy, level: int) -> list[list[str]]:
@@ -129,8 +153,16 @@ def main() -> None:
     p.add_argument("--gguf", default=None, help="default: ../shared/tools/real_model.sh")
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument(
+        "--regrow-topics",
+        action="store_true",
+        help="start from --out's tree without its topics (one round: give --breadth N)",
+    )
     args = p.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
+    args.start = "alert"
+    if args.regrow_topics:
+        args.start = without_topics(args.out, args.workdir / "alert_leaves.yaml")
     import yaml
 
     path = args.workdir / "alert-scale.yaml"
@@ -141,14 +173,16 @@ def main() -> None:
     wall = time.perf_counter() - start
 
     store = RunStore(cfg.run_dir, read_only=True)
-    unpruned = apply_expansions(load_taxonomy("alert"), list(store.records("expand", ok_only=True)))
+    start_tree = load_taxonomy(str(args.start))
+    unpruned = apply_expansions(start_tree, list(store.records("expand", ok_only=True)))
     encoder = load_encoder()
-    # ALERT's sub-categories are one level below its roots: round r adds children to level 1 + r.
+    # Round r adds children to the nodes `leaf_depth + r` below the roots (ALERT: 1 + r).
+    first = leaf_depth(start_tree)
     rates = {
         f"round_{r + 1}": {
-            "kept": near_duplicate_rate(sibling_groups(tree, 1 + r), encoder, args.threshold),
+            "kept": near_duplicate_rate(sibling_groups(tree, first + r), encoder, args.threshold),
             "unpruned": near_duplicate_rate(
-                sibling_groups(unpruned, 1 + r), encoder, args.threshold
+                sibling_groups(unpruned, first + r), encoder, args.threshold
             ),
         }
         for r in range(len(args.breadth))

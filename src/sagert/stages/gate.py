@@ -46,7 +46,7 @@ from sagert.results.gate import (
     UNJUDGED,
     gate_figures,
 )
-from sagert.settings.stages import GateStage
+from sagert.settings.gate import GateStage
 from sagert.store.records import Record
 from sagert.store.run import RunStore
 
