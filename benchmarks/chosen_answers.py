@@ -1,6 +1,8 @@
 """The chosen answers a real model writes (docs/alignment-data.md): prints them, picks included.
 
     python benchmarks/chosen_answers.py --gguf "$(bash ../shared/tools/real_model.sh)"
+    python benchmarks/chosen_answers.py --gguf ... --prompts-from prompts.jsonl \
+        --system-prompt-file other_system.txt --runs-dir runs-other   # another system prompt
 
 AdvBench's first N behaviours go through the `responses` stage (the aligned role: safety system
 prompt from responses/aligned_system.j2, no prefill, `--best-of` samples; the unaligned role
@@ -8,7 +10,11 @@ short) and the `judge` stage (harm_intent on the same model, greedy), then the p
 rule keeps the best chosen answer (stages/best_of.py; shown whether or not the rejected side
 made a pair). Every sample is printed with its harm
 verdict and what the refusal markers say, and the one kept. A few minutes on 2 cores; re-running
-resumes from the run folder's cache.
+resumes from the run folder's cache (a different system prompt needs its own --runs-dir: the
+stage's records would be reused). The last line sums it up: harm verdicts of every sample,
+samples that open by echoing the system prompt's instructions ("Decline the request...",
+"Refuse...", "Offer..."), bare refusals (a refusal marker and under 20 words), and the same for
+the kept answers. `--prompts-from` takes any prompt file sagert reads (default: AdvBench).
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +38,13 @@ from sagert.stages.best_of import pick_best
 from sagert.stages.pairs import JudgeResponses, Responses, decide_pair
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ADVBENCH = DATA / "advbench" / "harmful_behaviors.csv"
+ECHO = re.compile(
+    r"^\W*(decline|refuse|offer|say why|explain why)\b|in your own words", re.IGNORECASE
+)
+"""An answer that addresses the system prompt's instructions instead of the user (seen from
+Qwen2.5-Coder-1.5B: "Decline the request with the following reason: ...")."""
+BARE_WORDS = 20
 
 
 def config(args: argparse.Namespace) -> RunConfig:
@@ -49,16 +64,46 @@ def config(args: argparse.Namespace) -> RunConfig:
                 "judge": {**real, "config": {"temperature": 0.0, "max_tokens": 4}},
             },
             "stages": {
-                "responses": {"n_samples": 1, "best_of": args.best_of},
+                "responses": {"n_samples": 1, "best_of": args.best_of} | system_prompt(args),
                 "judge": {"judge": "harm_intent"},
             },
         }
     )
 
 
+def system_prompt(args: argparse.Namespace) -> dict[str, Any]:
+    if args.system_prompt_file is None:
+        return {}
+    return {"aligned_system_prompt": args.system_prompt_file.read_text(encoding="utf-8")}
+
+
+def kind(text: str) -> str:
+    """What an answer reads as: an echo of the instructions, a bare refusal, or an answer."""
+    if ECHO.search(text.strip()):
+        return "echo"
+    if refusal_marker(text) and len(text.split()) < BARE_WORDS:
+        return "bare_refusal"
+    return "answer"
+
+
+def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    samples = [s for item in results for s in item["samples"]]
+    kept = [item["samples"][item["picked"]] for item in results if item["picked"] is not None]
+    return {
+        "prompts": len(results),
+        "samples": len(samples),
+        "sample_harm": dict(Counter(s["harm"] for s in samples)),
+        "sample_kind": dict(Counter(kind(s["text"]) for s in samples)),
+        "kept": len(kept),
+        "kept_kind": dict(Counter(kind(s["text"]) for s in kept)),
+        "kept_mean_words": round(sum(s["words"] for s in kept) / len(kept), 1) if kept else None,
+    }
+
+
 async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     cfg = config(args)
-    prompts = list(load_prompts(DATA / "advbench" / "harmful_behaviors.csv", "advbench"))
+    source = args.prompts_from
+    prompts = list(load_prompts(source, "advbench" if source == ADVBENCH else None))
     async with open_run(cfg) as ctx:
         responses = Responses(cfg.stages.responses)
         await run_stage(responses, prompts[: args.prompts], ctx, concurrency=args.prompts)
@@ -98,12 +143,20 @@ def main() -> None:
     parser.add_argument("--best-of", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=160)
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    parser.add_argument("--prompts-from", type=Path, default=ADVBENCH)
+    parser.add_argument(
+        "--system-prompt-file",
+        type=Path,
+        default=None,
+        help="the aligned role's system prompt (default: responses/aligned_system.j2)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     results = asyncio.run(run(args))
     for item in results:
         print(json.dumps(item, ensure_ascii=False, indent=1))
     print(f"seconds: {time.perf_counter() - started:.0f}")
+    print(json.dumps(summary(results)))
 
 
 if __name__ == "__main__":
