@@ -77,11 +77,12 @@ def system_prompt(args: argparse.Namespace) -> dict[str, Any]:
     return {"aligned_system_prompt": args.system_prompt_file.read_text(encoding="utf-8")}
 
 
-def kind(text: str) -> str:
-    """What an answer reads as: an echo of the instructions, a bare refusal, or an answer."""
-    if ECHO.search(text.strip()):
+def kind(sample: dict[str, Any]) -> str:
+    """What a printed sample reads as: an echo of the instructions, a bare refusal, or an
+    answer (from the marker and word count the sample already carries)."""
+    if ECHO.search(sample["text"].strip()):
         return "echo"
-    if refusal_marker(text) and len(text.split()) < BARE_WORDS:
+    if sample["refusal_marker"] and sample["words"] < BARE_WORDS:
         return "bare_refusal"
     return "answer"
 
@@ -93,17 +94,16 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
         "prompts": len(results),
         "samples": len(samples),
         "sample_harm": dict(Counter(s["harm"] for s in samples)),
-        "sample_kind": dict(Counter(kind(s["text"]) for s in samples)),
+        "sample_kind": dict(Counter(kind(s) for s in samples)),
         "kept": len(kept),
-        "kept_kind": dict(Counter(kind(s["text"]) for s in kept)),
+        "kept_kind": dict(Counter(kind(s) for s in kept)),
         "kept_mean_words": round(sum(s["words"] for s in kept) / len(kept), 1) if kept else None,
     }
 
 
 async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     cfg = config(args)
-    source = args.prompts_from
-    prompts = list(load_prompts(source, "advbench" if source == ADVBENCH else None))
+    prompts = list(load_prompts(args.prompts_from))  # the loader detected (AdvBench's too)
     async with open_run(cfg) as ctx:
         responses = Responses(cfg.stages.responses)
         await run_stage(responses, prompts[: args.prompts], ctx, concurrency=args.prompts)

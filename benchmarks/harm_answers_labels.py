@@ -18,6 +18,8 @@ import csv
 from collections import Counter
 from pathlib import Path
 
+from sagert.store.tables import rows as table_rows
+
 LABELS = Path(__file__).resolve().parents[1] / "src/sagert/judges/data/refusal_labels.csv"
 HARMFUL_HELP = {"full", "disclaimer", "list", "code", "story"}
 FIELDS = ["prompt", "response", "label", "style"]
@@ -31,10 +33,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    lines = LABELS.read_text(encoding="utf-8").splitlines(keepends=True)
-    rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
     splits: dict[str, list[dict[str, str]]] = {"dev": [], "heldout": []}
-    for row in rows:
+    for row in (r.data for r in table_rows(LABELS)):
         if row["language"] == "en":
             split = "heldout" if row["split"] == "heldout" else "dev"
             splits[split].append({**{k: row[k] for k in FIELDS}, "label": harm_label(row)})
