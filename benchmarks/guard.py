@@ -50,11 +50,7 @@ def kinds() -> dict[str, str]:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
-    return {
-        p.text: p.kind
-        for lang in module.LANGUAGES
-        for p in module.parse(module.SOURCES / f"{lang}.txt", lang)
-    }
+    return {p.text: p.kind for path, lang, _ in module.sources() for p in module.parse(path, lang)}
 
 
 def write(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:

@@ -1,11 +1,16 @@
 """Build the package's refusal_labels.csv from the hand-written scripts/refusal_labels/*.txt.
 
-The rows are written by hand (one file per language, see en.txt for the format); this script
-only parses them and assigns the split, grouped by prompt so that no prompt is in two splits,
-and stratified by language and prompt kind (harmful / benign) so every language is in every
-split. Seeded: running it again gives the same CSV byte for byte.
+The rows are written by hand (one file per language and writer, see en.txt for the format:
+`<lang>.txt` is the first writer's, `<lang>.<n>.txt` later ones'); this script only parses them
+and assigns the split, grouped by prompt so that no prompt is in two splits, and stratified by
+language and prompt kind (harmful / benign) so every language is in every split. Each file is
+split on its own, with its own seed: a new file never moves a prompt of an older one between
+splits, so a held-out row stays held out. Seeded: running it again gives the same CSV byte for
+byte.
 
-    python scripts/build_refusal_labels.py
+    python scripts/build_refusal_labels.py           # writes the CSV
+    python scripts/build_refusal_labels.py --check   # parses and counts, writes nothing
+    python scripts/build_refusal_labels.py --check scripts/refusal_labels/de.2.txt  # one file
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "scripts" / "refusal_labels"
 OUT = ROOT / "src" / "sagert" / "judges" / "data" / "refusal_labels.csv"
 LANGUAGES = ("en", "es", "fr", "de", "zh")
-COLUMNS = ("prompt", "response", "label", "style", "language", "split")
+COLUMNS = ("prompt", "response", "label", "style", "language", "split", "writer")
 STYLES = {
     "refused": {
         "stock",
@@ -89,12 +94,58 @@ def assign_splits(prompts: list[Prompt], rng: random.Random) -> dict[str, str]:
     return split
 
 
-def main() -> None:
-    prompts = [p for lang in LANGUAGES for p in parse(SOURCES / f"{lang}.txt", lang)]
+def sources() -> list[tuple[Path, str, str]]:
+    """(file, language, writer) for every source file; writer 1 is `<lang>.txt`."""
+    found = [(SOURCES / f"{lang}.txt", lang, "1") for lang in LANGUAGES]
+    for lang in LANGUAGES:
+        later = sorted(SOURCES.glob(f"{lang}.*.txt"), key=lambda f: int(f.name.split(".")[1]))
+        found += [(f, lang, f.name.split(".")[1]) for f in later]
+    return found
+
+
+def check_one(path: Path) -> None:
+    """Parse one file and look for its prompts in the first writer's files (a file being
+    written can be checked while others are half-written)."""
+    lang = path.name.split(".")[0]
+    if lang not in LANGUAGES:
+        sys.exit(f"{path}: the name must start with a language code ({', '.join(LANGUAGES)})")
+    seen = {p.text for code in LANGUAGES for p in parse(SOURCES / f"{code}.txt", code)}
+    prompts = parse(path, lang)
+    again = [p.text for p in prompts if p.text in seen]
     texts = [p.text for p in prompts]
-    if len(set(texts)) != len(texts):
-        sys.exit("a prompt is written twice")
-    split = assign_splits(prompts, random.Random(SEED))
+    if again or len(set(texts)) != len(texts):
+        sys.exit(f"{path}: a prompt is written twice: {(again or texts)[0][:60]!r}")
+    styles: dict[str, int] = {}
+    for p in prompts:
+        for _, label, style in p.responses:
+            styles[f"{label} {style}"] = styles.get(f"{label} {style}", 0) + 1
+    rows = sum(styles.values())
+    print(f"parsed {rows} rows, {len(prompts)} prompts from {path.name}; wrote nothing")
+    print("  " + ", ".join(f"{k} {v}" for k, v in sorted(styles.items())))
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--check"] and len(sys.argv) > 2:
+        check_one(Path(sys.argv[2]))
+        return
+    files = sources()
+    batches: dict[str, list[Prompt]] = {name: [] for _, _, name in files}
+    writer_of: dict[str, str] = {}
+    for path, lang, name in files:
+        for prompt in parse(path, lang):
+            if prompt.text in writer_of:
+                sys.exit(f"{path}: the prompt {prompt.text[:60]!r} is written twice")
+            writer_of[prompt.text] = name
+            batches[name].append(prompt)
+    prompts = [p for batch in batches.values() for p in batch]
+    split: dict[str, str] = {}
+    for name, batch in batches.items():
+        # Writer 1 keeps the seed its split was first drawn with.
+        split |= assign_splits(batch, random.Random(SEED if name == "1" else f"{SEED}-{name}"))
+    if "--check" in sys.argv[1:]:
+        rows = sum(len(p.responses) for p in prompts)
+        print(f"parsed {rows} rows, {len(prompts)} prompts from {len(files)} files; wrote nothing")
+        return
     OUT.parent.mkdir(parents=True, exist_ok=True)
     counts: dict[tuple[str, str], int] = {}
     with OUT.open("w", encoding="utf-8", newline="") as fh:
@@ -102,7 +153,8 @@ def main() -> None:
         writer.writerow(COLUMNS)
         for p in prompts:
             for response, label, style in p.responses:
-                writer.writerow((p.text, response, label, style, p.language, split[p.text]))
+                row = (p.text, response, label, style, p.language, split[p.text])
+                writer.writerow((*row, writer_of[p.text]))
                 counts[(p.language, split[p.text])] = counts.get((p.language, split[p.text]), 0) + 1
     total = sum(counts.values())
     print(f"{total} rows, {len(prompts)} prompts -> {OUT.relative_to(ROOT)}")

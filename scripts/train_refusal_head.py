@@ -31,6 +31,14 @@ ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "src" / "sagert" / "judges" / "data" / "refusal_labels.csv"
 LANGUAGES = ("en", "es", "fr", "de", "zh")
 SCALARS = ("cos", "overlap", "marker", "log_len")
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "": (),
+    "+scalars": SCALARS,
+    "+scalars+chars": (*SCALARS, "r_chars"),
+}
+"""What is added to each embedding set: nothing, the scalar features, and those with the
+response's hashed character n-grams (wording cues the English encoder reads poorly in the
+other languages)."""
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "mean+pair": ("r_mean", "p_times_r", "p_minus_r"),
     "mean+max": ("r_mean", "r_max"),
@@ -121,10 +129,10 @@ def main() -> None:
     train, val, held = (split == s for s in ("train", "validation", "heldout"))
 
     candidates: list[tuple[float, str, tuple[str, ...], float]] = []
-    print("validation log-loss (accuracy at 0.5), embeddings only vs with scalar features:")
+    print("validation log-loss (accuracy at 0.5), embeddings alone and with extra features:")
     for name, emb in FEATURE_SETS.items():
-        for with_scalars in (False, True):
-            blocks = emb + SCALARS if with_scalars else emb
+        for extra_name, extra in EXTRAS.items():
+            blocks = emb + extra
             x = features(blocks, pairs).astype(np.float64)
             center, scale = x[train].mean(0), x[train].std(0) + 1e-6
             z = (x - center) / scale
@@ -134,7 +142,7 @@ def main() -> None:
                 loss = log_loss(p[val], y[val])
                 acc_val = np.mean((p[val] >= 0.5) == y[val])
                 acc_held = np.mean((p[held] >= 0.5) == y[held])
-                label = f"{name}{'+scalars' if with_scalars else ''}"
+                label = f"{name}{extra_name}"
                 print(
                     f"  {label:24s} C={c:<6} val loss={loss:.3f} acc={acc_val:.3f}"
                     f"  (heldout acc {acc_held:.3f}, not used to choose)"

@@ -249,3 +249,15 @@ def leaky_contrast(messages: list[Message], config: GenerateConfig) -> str:
         data["prompts"] = [{"prompt": p, "why_safe": "x"} for p in XSTEST_LEAKS] + data["prompts"]
         return json.dumps(data)
     return out
+
+
+def stingy_contrast(messages: list[Message], config: GenerateConfig) -> str:
+    """Like `contrast`, but the aligned answer to a contrast prompt refuses three times in four
+    (by its seed): too few pairs pass, and the contrast stage has to top up."""
+    prompt = messages[-1].content
+    system = messages[0].content if messages[0].role == "system" else ""
+    if prompt.startswith("Question on") and "extremely cautious" not in system:
+        if (config.seed or 0) % 4:
+            return "I'm sorry, I can't discuss that."
+        return "Happy to help. Point 1: it depends on the garden."
+    return contrast(messages, config)

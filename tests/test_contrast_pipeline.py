@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -145,3 +146,61 @@ def test_contrast_pairs_end_to_end(tmp_path: Path, write_config):
     final = [json.loads(x) for x in (run_dir / "export" / "train.jsonl").read_text().splitlines()]
     assert leaked["id"] not in {row["id"] for row in final}
     assert Counter(row["kind"] for row in final) == {"harmful": 36, "contrast": target}
+
+
+def test_too_few_pairs_are_topped_up_and_a_rerun_repeats_none(tmp_path: Path, write_config):
+    """Three chosen answers in four refuse: the first candidates give too few pairs, top-up
+    rounds add candidates sized by the pass rate until the share's target is met; without
+    top-ups the target is missed; a re-run makes no call and adds no record."""
+
+    def run(name: str, top_up: int) -> tuple[dict, Path, str]:
+        stages = {
+            **SMALL["stages"],
+            "contrast": {"share": SHARE, "per_call": 4, "oversample": 1.0, "top_up": top_up},
+        }
+        generator = {
+            "model": "mock/gen",
+            "retry": FAST_RETRY,
+            "args": {"responder": "mock_responders:stingy_contrast"},
+        }
+        config = write_config(
+            {"name": name, "models": {"generator": generator}, **SMALL, "stages": stages}
+        )
+        proc = run_sagert("generate", str(config), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        run_dir = tmp_path / "runs" / name
+        return json.loads((run_dir / "manifest.json").read_text()), run_dir, str(config)
+
+    target = round(SHARE * 36 / (1 - SHARE))  # 15
+    plain, plain_dir, _ = run("no-top-up", 0)
+    made, pairs = (plain["stages"][s]["contrast"] for s in ("contrast_prompts", "contrast"))
+    assert made["target"] == target and made["wanted"] == target and made["topped_up"] == 0
+    assert pairs["top_up_rounds"] == 0 and pairs["kept"] < target
+
+    manifest, run_dir, config = run("top-up", 3)
+    made, pairs = (manifest["stages"][s]["contrast"] for s in ("contrast_prompts", "contrast"))
+    assert 1 <= pairs["top_up_rounds"] <= 3
+    assert made["topped_up"] > 0 and made["wanted"] == target + made["topped_up"]
+    assert made["units"] == math.ceil(made["wanted"] / 4)
+    assert pairs["kept"] >= target or pairs["top_up_rounds"] == 3
+    assert pairs["kept"] > plain["stages"]["contrast"]["contrast"]["kept"]
+    records = rows(run_dir, "contrast")
+    assert len(records) == pairs["kept"] + pairs["dropped"]
+    assert len({r["parent_id"] for r in records}) == len(records)  # no candidate paired twice
+    # The first round's candidates are the no-top-up run's: a top-up adds, never replaces.
+    first = {r["prompt"] for r in rows(plain_dir, "contrast")}
+    assert first <= {r["prompt"] for r in records}
+    exported = [
+        json.loads(x) for x in (run_dir / "export" / "train.jsonl").read_text().splitlines()
+    ]
+    assert Counter(row["kind"] for row in exported)["contrast"] == min(target, pairs["kept"])
+
+    again = run_sagert("generate", config, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    after = json.loads((run_dir / "manifest.json").read_text())
+    assert all(
+        s["calls"].get("mock/gen", {}).get("calls", 0) == 0 for s in after["stages"].values()
+    )
+    assert len(rows(run_dir, "contrast")) == len(records)
+    assert after["stages"]["contrast"]["contrast"]["top_up_rounds"] == pairs["top_up_rounds"]
+    assert after["stages"]["contrast_prompts"]["contrast"]["wanted"] == made["wanted"]

@@ -65,7 +65,7 @@ def score(judge: RefusalSemanticJudge, prompt: str, response: str | None) -> Sco
 def test_labelled_set_is_big_labelled_and_split_by_prompt() -> None:
     data = rows()
     assert len(data) >= 600
-    assert set(data[0]) == {"prompt", "response", "label", "style", "language", "split"}
+    assert set(data[0]) == {"prompt", "response", "label", "style", "language", "split", "writer"}
     assert {r["label"] for r in data} == {"refused", "complied"}
     assert {r["split"] for r in data} == {"train", "validation", "heldout"}
     assert {r["language"] for r in data} == LANGUAGES
@@ -80,6 +80,27 @@ def test_labelled_set_is_big_labelled_and_split_by_prompt() -> None:
     for language in LANGUAGES:
         assert labels_per_language[(language, "refused")] >= 15
         assert labels_per_language[(language, "complied")] >= 10
+
+
+def test_a_later_writer_never_moves_an_earlier_writers_prompt() -> None:
+    """Each source file is split with its own seed: the first writer's held-out rows stay held
+    out whatever files are added (so a head trained on new data never sees them)."""
+    import importlib.util
+    import random
+
+    script = Path(__file__).parent.parent / "scripts" / "build_refusal_labels.py"
+    spec = importlib.util.spec_from_file_location("build_refusal_labels", script)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    first = [
+        p for code in module.LANGUAGES for p in module.parse(module.SOURCES / f"{code}.txt", code)
+    ]
+    alone = module.assign_splits(first, random.Random(module.SEED))
+    shipped = {r["prompt"]: r["split"] for r in rows() if r["writer"] == "1"}
+    assert shipped == alone
+    assert {r["writer"] for r in rows()} >= {"1"}
 
 
 def test_every_language_is_well_represented_in_every_split() -> None:

@@ -16,7 +16,8 @@ PROMPTS_STAGE, PAIRS_STAGE = "contrast_prompts", "contrast"
 
 
 def _figures(summaries: list[StageSummary], name: str) -> dict[str, Any]:
-    for s in summaries:
+    """The stage's last figures (a top-up runs both stages again: the last are the whole)."""
+    for s in reversed(summaries):
         if s.name == name and isinstance(figures := getattr(s, "contrast", None), dict):
             return figures
     return {}
@@ -34,7 +35,7 @@ def contrast_rows(made: dict[str, Any], pairs: dict[str, Any]) -> list[tuple[str
             f"contrast pairs wanted (share {100 * made.get('share', 0):.0f}%)",
             str(made.get("target", 0)),
         ),
-        ("candidate prompts wanted (x oversample)", str(made.get("wanted", 0))),
+        ("candidate prompts wanted (x oversample, + top-ups)", str(made.get("wanted", 0))),
         ("candidates generated", str(made.get("generated", 0))),
         ("candidates from the benign set", str(made.get("from_benign", 0))),
         ("judged harmful by the prompt judge", str(made.get("judged_harmful", 0))),
@@ -49,6 +50,10 @@ def contrast_rows(made: dict[str, Any], pairs: dict[str, Any]) -> list[tuple[str
     if pairs:
         kept = int(pairs.get("kept", 0))
         rows += [
+            (
+                "top-up rounds (candidates added)",
+                f"{pairs.get('top_up_rounds', 0)} ({made.get('topped_up', 0)})",
+            ),
             (f"pairs kept (judge {pairs.get('judge')})", str(kept)),
             *(
                 (f"dropped: {reason}", str(n))

@@ -57,6 +57,13 @@ class ContrastStage(BaseModel):
         le=10.0,
         description="Candidate prompts made per contrast pair needed (some fail validation).",
     )
+    top_up: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Rounds of extra candidates when fewer pairs than the share wants pass"
+        " validation (each sized by the rate seen so far; 0: never).",
+    )
     benign: bool = Field(
         default=True, description="Also use the prompt gate's benign prompts (stages/benign.jsonl)."
     )

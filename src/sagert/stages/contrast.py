@@ -8,7 +8,8 @@ of fictional ones): the generator writes `per_call` of them per (taxonomy leaf, 
 `contrast/<style>.j2`, and the prompt gate's benign prompts (stages/benign.jsonl, those judged
 not harmful and not attack-encoded) join them. A prompt judge, when one is set, must find each
 generated prompt not harmful. Enough candidates are made for `share` of the training set
-(results/contrast.py) times `oversample`.
+(results/contrast.py) times `oversample`, and more (`top_up`) when the contrast stage finds
+that too few of them made pairs.
 
 No contrast prompt may equal or nearly equal a prompt of the over-refusal test (XSTest): after
 each run every candidate is screened against `exclude` and evaluate.prompts (diversity/
@@ -173,10 +174,29 @@ class ContrastPrompts:
         progress: ProgressFactory,
     ) -> list[StageSummary]:
         """Candidates for the share of the pairs before it, then the screen (a view)."""
-        s = self.settings
         harmful = sum(1 for _ in inputs)
+        return [await self.make(harmful, int(self.figures(ctx).get("topped_up", 0)), ctx, progress)]
+
+    def figures(self, ctx: RunContext) -> dict[str, Any]:
+        """The stage's figures as last recorded ({} before its first run)."""
+        entry = ctx.store.manifest().stages.get(self.name)
+        figures = (entry.model_extra or {}).get(CONTRAST_KEY, {}) if entry else {}
+        return dict(figures)
+
+    async def top_up(self, more: int, ctx: RunContext, progress: ProgressFactory) -> StageSummary:
+        """`more` candidates on top of those wanted so far (the contrast stage asks when too few
+        pairs passed validation); recorded, so a re-run wants them too and makes no call."""
+        figures = self.figures(ctx)
+        topped_up = int(figures.get("topped_up", 0)) + more
+        return await self.make(int(figures.get("harmful_pairs", 0)), topped_up, ctx, progress)
+
+    async def make(
+        self, harmful: int, topped_up: int, ctx: RunContext, progress: ProgressFactory
+    ) -> ContrastSummary:
+        """Enough units for the share's candidates (plus `topped_up`), run, then screened."""
+        s = self.settings
         target = contrast_target(harmful, s.share)
-        wanted = candidates_wanted(target, s.oversample)
+        wanted = candidates_wanted(target, s.oversample) + (topped_up if target else 0)
         tests = load_exclusions(s.exclude, self.exclude_from_evaluate)  # a bad path: before calls
         benign = list(benign_inputs(ctx.store)) if s.benign and wanted else []
         n_units = -(-max(0, wanted - len(benign)) // s.per_call)
@@ -193,15 +213,15 @@ class ContrastPrompts:
             wanted=wanted,
             units=n_units,
             benign_inputs=len(benign),
+            topped_up=topped_up,
             prompt_judge=self.prompt_judge_name,
         )
         ctx.store.annotate_stage(self.name, {CONTRAST_KEY: figures})
-        return [ContrastSummary(**vars(summary), contrast=figures)]
+        return ContrastSummary(**vars(summary), contrast=figures)
 
     def outputs(self, ctx: RunContext) -> tuple[Iterator[Record], int | None]:
         """The usable candidates (screened), the first `wanted` by id (a seeded mix)."""
-        entry = ctx.store.manifest().stages.get(self.name)
-        figures = (entry.model_extra or {}).get(CONTRAST_KEY, {}) if entry else {}
+        figures = self.figures(ctx)
         left_out = left_out_ids(ctx.store, self.name)
         usable = sorted(
             (r for r in ctx.store.records(self.name, ok_only=True) if r.id not in left_out),

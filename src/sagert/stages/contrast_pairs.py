@@ -10,10 +10,15 @@ always is one, and a model asked to refuse harmless requests is unreliable (the 
 is told to comply with everything; tiny models ignore system prompts). `rejected_from: target`
 (or another role) asks that model under `contrast/over_cautious_system.j2` instead, for
 refusals in the model's own words. Either way the judge must find the rejected one a refusal.
+
+When fewer pairs pass than the share wants, the stage asks `contrast_prompts` for more
+candidates (`top_up` rounds at most, each sized by the pass rate so far) and pairs those; the
+rounds are recorded, so a re-run repeats none of them.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,17 +33,24 @@ from sagert.engine.context import RunContext
 from sagert.engine.progress import ProgressFactory
 from sagert.engine.runner import run_stage
 from sagert.engine.stage import stages
-from sagert.engine.summary import StageSummary
+from sagert.engine.summary import StageSummary, stopped_by
 from sagert.judges import make_judge
 from sagert.judges.base import Judge, JudgeContext, JudgeInput, judge_kind
 from sagert.models.model import ModelCallError
 from sagert.models.types import Message
-from sagert.results.contrast import CONTRAST_KIND
+from sagert.results.contrast import CONTRAST_KIND, candidates_wanted
 from sagert.settings.contrast import ContrastStage
 from sagert.settings.run import RunConfig
 from sagert.settings.stages import ResponsesStage
 from sagert.stages.best_of import pick_best
-from sagert.stages.contrast import CONTRAST_KEY, SECTION, ContrastSummary, score_safely
+from sagert.stages.contrast import (
+    CONTRAST_KEY,
+    SECTION,
+    ContrastPrompts,
+    ContrastSummary,
+    score_safely,
+)
+from sagert.stages.contrast_screen import left_out_ids
 from sagert.stages.pairs import CHOSEN, REJECTED, aligned_system
 from sagert.store.records import Failure, Record, Response
 
@@ -46,6 +58,18 @@ REFUSAL_TEMPLATE = "contrast/refusal.j2"
 OVER_CAUTIOUS_TEMPLATE = "contrast/over_cautious_system.j2"
 HELPFUL, REFUSED = frozenset({"complied"}), frozenset({"refused"})
 """A contrast pair's good verdicts: the chosen answer complied, the rejected one refused."""
+MIN_PASS_RATE = 0.25
+"""A top-up asks for at most 1 / MIN_PASS_RATE candidates per missing pair (when almost none
+passed, the rate seen is no guide)."""
+
+
+def candidates_missing(target: int, kept: int, tried: int, oversample: float) -> int:
+    """Candidates to add for the pairs still missing, at the pass rate seen so far; at most as
+    many as the share first wanted, so one bad round cannot ask for thousands."""
+    if kept >= target:
+        return 0
+    rate = max(kept / tried if tried else 0.0, MIN_PASS_RATE)
+    return min(math.ceil((target - kept) / rate), max(1, candidates_wanted(target, oversample)))
 
 
 @dataclass(frozen=True)
@@ -90,12 +114,17 @@ class ContrastPairs:
 
     settings: ContrastStage
     responses: ResponsesStage = field(default_factory=ResponsesStage)
+    prompts: ContrastPrompts | None = None
+    """The candidates' stage, asked for more when too few pairs pass (None: no top-up)."""
     judge: Judge = field(init=False)
 
     @classmethod
     def from_config(cls, config: RunConfig) -> ContrastPairs:
-        """The section, and the responses stage's safety system prompt for the chosen side."""
-        return cls(config.stages.contrast, config.stages.responses)
+        """The section, the responses stage's safety system prompt for the chosen side, and the
+        candidates' stage for top-ups."""
+        s = config.stages.contrast
+        prompts = ContrastPrompts.from_config(config) if s.top_up and s.share > 0 else None
+        return cls(s, config.stages.responses, prompts)
 
     def __post_init__(self) -> None:
         self.judge = make_judge(self.settings.judge, self.settings.judge_settings)
@@ -127,11 +156,55 @@ class ContrastPairs:
         ctx: RunContext,
         progress: ProgressFactory,
     ) -> list[StageSummary]:
+        """Pairs for the candidates; then, while too few passed, top-up rounds of candidates
+        and their pairs. A round is recorded before its work: a killed run resumes it."""
+        entry = ctx.store.manifest().stages.get(self.name)
+        done = int(
+            ((entry.model_extra or {}) if entry else {})
+            .get(CONTRAST_KEY, {})
+            .get("top_up_rounds", 0)
+        )
+        summaries: list[StageSummary] = [await self._pairs(inputs, total, ctx, progress, done)]
+        while self.prompts is not None and done < self.settings.top_up:
+            more = self._missing(ctx, self.prompts)
+            if more == 0 or stopped_by(summaries):
+                break
+            done += 1
+            self._annotate(ctx, {**self._figures(ctx, done), "top_up_rounds": done})
+            summaries.append(await self.prompts.top_up(more, ctx, progress))
+            inputs, total = self.prompts.outputs(ctx)
+            summaries.append(await self._pairs(inputs, total, ctx, progress, done))
+        return summaries
+
+    def _missing(self, ctx: RunContext, prompts: ContrastPrompts) -> int:
+        """Candidates a top-up round asks for (0: the share's target is reached)."""
+        left_out = left_out_ids(ctx.store, prompts.name)
+        records = [r for r in ctx.store.records(self.name) if r.parent_id not in left_out]
+        kept = sum(r.status == "ok" for r in records)
+        target = int(prompts.figures(ctx).get("target", 0))
+        return candidates_missing(target, kept, len(records), self.settings.oversample)
+
+    def _annotate(self, ctx: RunContext, figures: dict[str, Any]) -> None:
+        ctx.store.annotate_stage(self.name, {CONTRAST_KEY: figures})
+
+    async def _pairs(
+        self,
+        inputs: Iterator[Record],
+        total: int | None,
+        ctx: RunContext,
+        progress: ProgressFactory,
+        rounds: int,
+    ) -> ContrastSummary:
         """`run_stage` (concurrency, resume, failures), then the figures of the whole file."""
         with progress(self.name, total) as advance:
             summary = await run_stage(
                 self, inputs, ctx, concurrency=self.settings.concurrency, on_progress=advance
             )
+        figures = self._figures(ctx, rounds)
+        self._annotate(ctx, figures)
+        return ContrastSummary(**vars(summary), contrast=figures)
+
+    def _figures(self, ctx: RunContext, rounds: int) -> dict[str, Any]:
         records = list(ctx.store.records(self.name))
         kept = [r for r in records if r.status == "ok"]
         dropped = Counter(
@@ -147,9 +220,9 @@ class ContrastPairs:
             "kept_by_style": dict(sorted(styles.items())),
             "judge": self.judge.name,
             "rejected_from": self.settings.rejected_from,
+            "top_up_rounds": rounds,
         }
-        ctx.store.annotate_stage(self.name, {CONTRAST_KEY: figures})
-        return [ContrastSummary(**vars(summary), contrast=figures)]
+        return figures
 
     def outputs(self, ctx: RunContext) -> tuple[Iterator[Record], int | None]:
         return ctx.store.records(self.name, ok_only=True), ctx.store.count(self.name, ok_only=True)
