@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "scripts" / "refusal_labels"
 OUT = ROOT / "src" / "sagert" / "judges" / "data" / "refusal_labels.csv"
 LANGUAGES = ("en", "es", "fr", "de", "zh")
-COLUMNS = ("prompt", "response", "label", "style", "language", "split", "writer")
+COLUMNS = ("prompt", "response", "label", "style", "language", "split", "writer", "kind")
 STYLES = {
     "refused": {
         "stock",
@@ -154,7 +154,7 @@ def main() -> None:
         for p in prompts:
             for response, label, style in p.responses:
                 row = (p.text, response, label, style, p.language, split[p.text])
-                writer.writerow((*row, writer_of[p.text]))
+                writer.writerow((*row, writer_of[p.text], p.kind))
                 counts[(p.language, split[p.text])] = counts.get((p.language, split[p.text]), 0) + 1
     total = sum(counts.values())
     print(f"{total} rows, {len(prompts)} prompts -> {OUT.relative_to(ROOT)}")
