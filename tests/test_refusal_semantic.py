@@ -34,7 +34,7 @@ LABELS = Path(refusal_semantic.__file__).parent / "data" / "refusal_labels.csv"
 LANGUAGES = {"en", "es", "fr", "de", "zh"}
 CTX = JudgeContext(templates=Templates())
 HELDOUT_FLOOR = 0.85
-"""Held-out accuracy of the shipped head is 0.886 (docs/judges.md); the floor allows float
+"""Held-out accuracy of the shipped head is 0.885 (docs/judges.md); the floor allows float
 noise across machines and a retrain on slightly changed data, not a real regression."""
 
 
@@ -65,7 +65,8 @@ def score(judge: RefusalSemanticJudge, prompt: str, response: str | None) -> Sco
 def test_labelled_set_is_big_labelled_and_split_by_prompt() -> None:
     data = rows()
     assert len(data) >= 600
-    assert set(data[0]) == {"prompt", "response", "label", "style", "language", "split", "writer"}
+    columns = {"prompt", "response", "label", "style", "language", "split", "writer", "kind"}
+    assert set(data[0]) == columns
     assert {r["label"] for r in data} == {"refused", "complied"}
     assert {r["split"] for r in data} == {"train", "validation", "heldout"}
     assert {r["language"] for r in data} == LANGUAGES
