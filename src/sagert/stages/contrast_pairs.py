@@ -157,7 +157,9 @@ class ContrastPairs:
         progress: ProgressFactory,
     ) -> list[StageSummary]:
         """Pairs for the candidates; then, while too few passed, top-up rounds of candidates
-        and their pairs. A round is recorded before its work: a killed run resumes it."""
+        and their pairs. A round is counted once its candidates are on record (the prompts
+        stage's `topped_up`): a killed run pairs them on resume instead of asking again, and
+        a candidate half made when the run died has the same id the next time."""
         entry = ctx.store.manifest().stages.get(self.name)
         done = int(
             ((entry.model_extra or {}) if entry else {})
@@ -169,9 +171,9 @@ class ContrastPairs:
             more = self._missing(ctx, self.prompts)
             if more == 0 or stopped_by(summaries):
                 break
-            done += 1
-            self._annotate(ctx, {**self._figures(ctx, done), "top_up_rounds": done})
             summaries.append(await self.prompts.top_up(more, ctx, progress))
+            done += 1
+            self._annotate(ctx, self._figures(ctx, done))
             inputs, total = self.prompts.outputs(ctx)
             summaries.append(await self._pairs(inputs, total, ctx, progress, done))
         return summaries
