@@ -8,12 +8,16 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import signal
+import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from conftest import FAST_RETRY, SHARED_DATA
+from conftest import FAST_RETRY, SHARED_DATA, env_with_tests, sagert_cmd
 from sagert.diversity.text import normalize
 from test_generation import SMALL, rows, run_sagert
 
@@ -148,24 +152,35 @@ def test_contrast_pairs_end_to_end(tmp_path: Path, write_config):
     assert Counter(row["kind"] for row in final) == {"harmful": 36, "contrast": target}
 
 
+def stingy_config(write_config, name: str, top_up: int, **contrast) -> Path:
+    """A run whose chosen answers refuse three times in four (too few pairs pass)."""
+    stages = {
+        **SMALL["stages"],
+        "contrast": {
+            "share": SHARE,
+            "per_call": 4,
+            "oversample": 1.0,
+            "top_up": top_up,
+            **contrast,
+        },
+    }
+    generator = {
+        "model": "mock/gen",
+        "retry": FAST_RETRY,
+        "args": {"responder": "mock_responders:stingy_contrast", "delay": 0.02},
+    }
+    return write_config(
+        {"name": name, "models": {"generator": generator}, **SMALL, "stages": stages}
+    )
+
+
 def test_too_few_pairs_are_topped_up_and_a_rerun_repeats_none(tmp_path: Path, write_config):
     """Three chosen answers in four refuse: the first candidates give too few pairs, top-up
     rounds add candidates sized by the pass rate until the share's target is met; without
     top-ups the target is missed; a re-run makes no call and adds no record."""
 
     def run(name: str, top_up: int) -> tuple[dict, Path, str]:
-        stages = {
-            **SMALL["stages"],
-            "contrast": {"share": SHARE, "per_call": 4, "oversample": 1.0, "top_up": top_up},
-        }
-        generator = {
-            "model": "mock/gen",
-            "retry": FAST_RETRY,
-            "args": {"responder": "mock_responders:stingy_contrast"},
-        }
-        config = write_config(
-            {"name": name, "models": {"generator": generator}, **SMALL, "stages": stages}
-        )
+        config = stingy_config(write_config, name, top_up)
         proc = run_sagert("generate", str(config), cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         run_dir = tmp_path / "runs" / name
@@ -204,3 +219,46 @@ def test_too_few_pairs_are_topped_up_and_a_rerun_repeats_none(tmp_path: Path, wr
     assert len(rows(run_dir, "contrast")) == len(records)
     assert after["stages"]["contrast"]["contrast"]["top_up_rounds"] == pairs["top_up_rounds"]
     assert after["stages"]["contrast_prompts"]["contrast"]["wanted"] == made["wanted"]
+
+
+def test_a_run_killed_while_pairing_top_up_candidates_resumes_to_the_same_pairs(
+    tmp_path: Path, write_config
+):
+    """kill -9 while the contrast stage pairs a top-up round's candidates; the resumed run
+    ends with the uninterrupted run's pairs and rounds: none lost, none repeated."""
+    whole = stingy_config(write_config, "whole", 3)
+    assert run_sagert("generate", str(whole), cwd=tmp_path).returncode == 0
+    expected = {r["id"]: r["status"] for r in rows(tmp_path / "runs" / "whole", "contrast")}
+    first_round = 15  # the candidates wanted before any top-up (the target, oversample 1.0)
+    assert len(expected) > first_round + 4
+
+    config = stingy_config(write_config, "killed", 3, concurrency=1)
+    out = tmp_path / "runs" / "killed" / "stages" / "contrast.jsonl"
+    proc = subprocess.Popen(
+        [*sagert_cmd(), "generate", str(config)],
+        cwd=tmp_path,
+        env=env_with_tests(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists() and len(out.read_bytes().splitlines()) >= first_round + 2:
+            break
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = len(out.read_bytes().splitlines())
+    assert first_round + 2 <= partial < len(expected), "the kill must land in a top-up round"
+
+    again = run_sagert("generate", str(config), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    got = rows(tmp_path / "runs" / "killed", "contrast")
+    assert Counter(r["id"] for r in got).most_common(1)[0][1] == 1  # none twice
+    assert {r["id"]: r["status"] for r in got} == expected
+    manifests = [
+        json.loads((tmp_path / "runs" / n / "manifest.json").read_text())
+        for n in ("whole", "killed")
+    ]
+    rounds = [m["stages"]["contrast"]["contrast"]["top_up_rounds"] for m in manifests]
+    assert rounds[0] == rounds[1]
