@@ -1,11 +1,11 @@
 """ALERT expanded at SAGE's scale by a real model: leaves, topics, near-duplicates, time, calls.
 
-    python benchmarks/taxonomy_scale.py [--breadth 9 6] [--threads 2]
+    python benchmarks/taxonomy_scale.py [--breadth 11 8] [--threads 2]
     python benchmarks/taxonomy_scale.py --regrow-topics --breadth 7   # topics again, leaves kept
 
 SAGE grows ALERT's 32 sub-categories into about 279 leaves and 1,500+ topics. This runs
 `sagert taxonomy expand` on ALERT with the real local model (Qwen2.5-Coder-1.5B-Instruct GGUF
-from ../shared/tools/real_model.sh, or --gguf) as generator, two rounds (`breadth: [9, 6]`), with
+from ../shared/tools/real_model.sh, or --gguf) as generator, two rounds (`breadth: [11, 8]`), with
 near-duplicate pruning of siblings and cousins after each round (all-MiniLM cosine), and writes
 the tree to benchmarks/data/alert_expanded.yaml, the taxonomy `benchmarks/quality.py` starts from.
 Prints the counts per level, the pruned nodes (siblings, cousins), the near-duplicate rate among
@@ -146,7 +146,7 @@ def calls_and_tokens(store: RunStore) -> dict[str, Any]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--workdir", type=Path, default=Path("/tmp/sagert-taxonomy-bench"))
-    p.add_argument("--breadth", type=int, nargs="+", default=[9, 6])
+    p.add_argument("--breadth", type=int, nargs="+", default=[11, 8])
     p.add_argument("--threshold", type=float, default=0.9, help="embedding_threshold")
     p.add_argument("--slots", type=int, default=4)
     p.add_argument("--threads", type=int, default=2)
