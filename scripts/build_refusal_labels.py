@@ -15,6 +15,7 @@ byte.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import random
 import re
@@ -125,8 +126,17 @@ def check_one(path: Path) -> None:
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["--check"] and len(sys.argv) > 2:
-        check_one(Path(sys.argv[2]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--check",
+        nargs="?",
+        const="",
+        metavar="FILE",
+        help="parse and count, write nothing (every file, or FILE alone)",
+    )
+    args = parser.parse_args()
+    if args.check:
+        check_one(Path(args.check))
         return
     files = sources()
     batches: dict[str, list[Prompt]] = {name: [] for _, _, name in files}
@@ -142,7 +152,7 @@ def main() -> None:
     for name, batch in batches.items():
         # Writer 1 keeps the seed its split was first drawn with.
         split |= assign_splits(batch, random.Random(SEED if name == "1" else f"{SEED}-{name}"))
-    if "--check" in sys.argv[1:]:
+    if args.check is not None:
         rows = sum(len(p.responses) for p in prompts)
         print(f"parsed {rows} rows, {len(prompts)} prompts from {len(files)} files; wrote nothing")
         return

@@ -23,6 +23,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -110,12 +111,29 @@ def report(name: str, p: F, y: F, threshold: float, lang: NDArray[np.str_]) -> d
     return out
 
 
-def fitted_loss(z: F, y: F, fit: NDArray[np.bool_], score: NDArray[np.bool_], c: float) -> float:
-    """Log-loss on `score` rows of the head fitted on `fit` rows (standardised on those)."""
-    center, scale = z[fit].mean(0), z[fit].std(0) + 1e-6
-    zz = (z - center) / scale
-    w, b = fit_logistic(zz[fit], y[fit], c)
-    return log_loss(1 / (1 + np.exp(-(zz[score] @ w + b))), y[score])
+@dataclass(frozen=True)
+class Fitted:
+    """A head fitted on some rows: their standardisation, the weights, p(refused) of every row."""
+
+    center: F
+    scale: F
+    weights: F
+    bias: float
+    p: F
+
+
+def fit_on(x: F, y: F, rows: NDArray[np.bool_], c: float) -> Fitted:
+    """Standardise on `rows`, fit on `rows`, predict every row (the one recipe of the grid, the
+    cross-writer check and the shipped head)."""
+    center, scale = x[rows].mean(0), x[rows].std(0) + 1e-6
+    z = (x - center) / scale
+    w, b = fit_logistic(z[rows], y[rows], c)
+    return Fitted(center, scale, w, b, 1 / (1 + np.exp(-(z @ w + b))))
+
+
+def fitted_loss(x: F, y: F, fit: NDArray[np.bool_], score: NDArray[np.bool_], c: float) -> float:
+    """Log-loss on `score` rows of the head fitted on `fit` rows."""
+    return log_loss(fit_on(x, y, fit, c).p[score], y[score])
 
 
 def cross_writer_loss(
@@ -161,11 +179,8 @@ def main() -> None:
         for extra_name, extra in EXTRAS.items():
             blocks = emb + extra
             x = features(blocks, pairs).astype(np.float64)
-            center, scale = x[train].mean(0), x[train].std(0) + 1e-6
-            z = (x - center) / scale
             for c in STRENGTHS:
-                w, b = fit_logistic(z[train], y[train], c)
-                p = 1 / (1 + np.exp(-(z @ w + b)))
+                p = fit_on(x, y, train, c).p
                 loss = log_loss(p[val], y[val])
                 crossed = cross_writer_loss(x, y, writer, ~held, c)
                 acc_val = np.mean((p[val] >= 0.5) == y[val])
@@ -180,10 +195,8 @@ def main() -> None:
 
     loss, label, blocks, c = min(candidates, key=lambda t: t[0])
     x = features(blocks, pairs).astype(np.float64)
-    center, scale = x[train].mean(0), x[train].std(0) + 1e-6
-    z = (x - center) / scale
-    w, b = fit_logistic(z[train], y[train], c)
-    p = 1 / (1 + np.exp(-(z @ w + b)))
+    fitted = fit_on(x, y, train, c)
+    p = fitted.p
     threshold = best_threshold(p[val], y[val])
     rule = "cross-writer" if len(set(writer[~held])) > 1 else "validation"
     print(f"chosen: {label} C={c} ({rule} log-loss {loss:.3f}), threshold {threshold:.3f}")
@@ -193,10 +206,10 @@ def main() -> None:
     }
     head = Head(
         blocks=blocks,
-        center=center.astype(np.float32),
-        scale=scale.astype(np.float32),
-        weights=w.astype(np.float32),
-        bias=b,
+        center=fitted.center.astype(np.float32),
+        scale=fitted.scale.astype(np.float32),
+        weights=fitted.weights.astype(np.float32),
+        bias=fitted.bias,
         threshold=threshold,
         meta={
             "model": MODEL_NAME,

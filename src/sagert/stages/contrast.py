@@ -75,6 +75,12 @@ class ContrastSummary(StageSummary):
     """The stage's figures over its whole file (targets, sources, exclusions, pairs)."""
 
 
+def stage_figures(ctx: RunContext, name: str) -> dict[str, Any]:
+    """A contrast stage's figures as last recorded in the manifest ({} before its first run)."""
+    entry = ctx.store.manifest().stages.get(name)
+    return dict((entry.model_extra or {}).get(CONTRAST_KEY, {}) if entry else {})
+
+
 def template_of(style: str) -> str:
     """A style's template: built-in `contrast/<style>.j2`, or `custom:NAME` -> NAME.j2."""
     return f"contrast/{style.removeprefix('custom:')}.j2"
@@ -178,10 +184,7 @@ class ContrastPrompts:
         return [await self.make(harmful, int(self.figures(ctx).get("topped_up", 0)), ctx, progress)]
 
     def figures(self, ctx: RunContext) -> dict[str, Any]:
-        """The stage's figures as last recorded ({} before its first run)."""
-        entry = ctx.store.manifest().stages.get(self.name)
-        figures = (entry.model_extra or {}).get(CONTRAST_KEY, {}) if entry else {}
-        return dict(figures)
+        return stage_figures(ctx, self.name)
 
     async def top_up(self, more: int, ctx: RunContext, progress: ProgressFactory) -> StageSummary:
         """`more` candidates on top of those wanted so far (the contrast stage asks when too few

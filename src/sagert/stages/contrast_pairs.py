@@ -49,6 +49,7 @@ from sagert.stages.contrast import (
     ContrastPrompts,
     ContrastSummary,
     score_safely,
+    stage_figures,
 )
 from sagert.stages.contrast_screen import left_out_ids
 from sagert.stages.pairs import CHOSEN, REJECTED, aligned_system
@@ -160,12 +161,7 @@ class ContrastPairs:
         and their pairs. A round is counted once its candidates are on record (the prompts
         stage's `topped_up`): a killed run pairs them on resume instead of asking again, and
         a candidate half made when the run died has the same id the next time."""
-        entry = ctx.store.manifest().stages.get(self.name)
-        done = int(
-            ((entry.model_extra or {}) if entry else {})
-            .get(CONTRAST_KEY, {})
-            .get("top_up_rounds", 0)
-        )
+        done = int(stage_figures(ctx, self.name).get("top_up_rounds", 0))
         summaries: list[StageSummary] = [await self._pairs(inputs, total, ctx, progress, done)]
         while self.prompts is not None and done < self.settings.top_up:
             more = self._missing(ctx, self.prompts)
