@@ -3,6 +3,7 @@ the validation split, the threshold choice and the per-class, per-language figur
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -14,10 +15,12 @@ from sagert.core.errors import UserError
 from sagert.models.classifier import UNSAFE, Thresholds
 from sagert.settings.run import RunConfig
 from sagert.store.records import Record, Response, TaxonomyPath
+from sagert.training.guard import GuardRequest, GuardResult
 from sagert.training.guard_data import (
     GuardExample,
     benign_examples,
     build_dataset,
+    cap_share,
     file_examples,
     label_vector,
     pair_examples,
@@ -241,6 +244,98 @@ def test_a_run_folder_gives_its_pairs_and_benign_prompts_with_the_files(tmp_path
     assert fewer.examples_sha256 != request.examples_sha256
 
 
+def grouped(n: int, size: int, tag: str = "p") -> list[GuardExample]:
+    return [
+        GuardExample(
+            prompt=f"{tag}{g}", response=f"a{k}" if k else None, unsafe=True, group=f"{tag}{g}"
+        )
+        for g in range(n)
+        for k in range(size)
+    ]
+
+
+def test_run_share_keeps_whole_prompts_up_to_the_share_by_seed():
+    own, others = grouped(10, 3), grouped(20, 1, "f")
+    kept = cap_share(own, others, 0.5, seed=1)  # at most 20 of the run's, in whole groups of 3
+    assert len(kept) == 18 and len(kept) / (len(kept) + len(others)) <= 0.5
+    assert {e.group for e in kept} < {e.group for e in own}
+    assert all(sum(e.group == g for e in kept) == 3 for g in {e.group for e in kept})
+    assert kept == [e for e in own if e in kept]  # in the run's order
+    assert kept == cap_share(own, others, 0.5, seed=1)  # seeded
+    picks = {
+        tuple(sorted({e.group for e in cap_share(own, others, 0.2, seed=s)})) for s in range(8)
+    }
+    assert len(picks) > 1  # another seed, other prompts
+    assert len(cap_share(own, others, 0.2, seed=1)) == 3  # floor(0.2 * 20 / 0.8) = 5: one group
+    assert cap_share(own, others, 1.0, seed=1) == own
+    assert cap_share(own, [], 0.1, seed=1) == own  # nothing to weigh it against: all kept
+
+
+def test_the_run_share_caps_the_runs_examples_against_the_files(tmp_path: Path):
+    config = RunConfig(runs_dir=tmp_path, name="r")
+    stages = config.run_dir / "stages"
+    stages.mkdir(parents=True)
+    records = [pair_record(i, "crime", "s") for i in range(3)]
+    (stages / "pairs.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in records))
+    extra = tmp_path / "extra.csv"
+    extra.write_text(
+        "prompt,response,label,split\nhi,,safe,train\nho,,safe,train\nhu,,unsafe,train\n"
+    )
+    settings = config.guard.model_copy(update={"examples": [str(extra)], "run_share": 0.5})
+    data = workflow.dataset(config, settings)
+    run_rows = [e for e in data.examples if e.prompt.startswith("harmful request")]
+    assert len(run_rows) == 3 and len({e.prompt for e in run_rows}) == 1  # one pair: 3 of 6
+    everything = workflow.dataset(config, settings.model_copy(update={"run_share": None}))
+    assert len(everything.examples) == 9 + 3
+    with pytest.raises(ValueError):
+        settings.model_validate({**settings.model_dump(), "run_share": 0})
+
+
+def test_restarts_keep_the_best_validation_f1_as_final(tmp_path: Path, monkeypatch):
+    config = RunConfig(runs_dir=tmp_path, name="r")
+    f1_by_seed = {7: 0.5, 8: 0.8, 9: 0.8}
+    seen: list[int] = []
+
+    def fake(request: GuardRequest) -> GuardResult:
+        seed = request.settings.seed
+        seen.append(seed)
+        final = Path(request.output_dir) / "final"
+        final.mkdir(parents=True, exist_ok=True)
+        (final / "which.txt").write_text(str(seed))
+        return GuardResult(
+            output_dir=request.output_dir,
+            final_model=str(final),
+            base_model="b",
+            steps=1,
+            train_loss=0.1,
+            train_examples=1,
+            validation_examples=1,
+            labels=request.labels,
+            thresholds={},
+            validation_f1=f1_by_seed[seed],
+            request={},
+        )
+
+    monkeypatch.setattr(workflow, "train_request", fake)
+    settings = config.guard.model_copy(update={"seed": 7, "restarts": 3})
+    rows = [GuardExample(prompt="p", unsafe=True, split="train")]
+    out = tmp_path / "guard"
+    done = workflow.train_best(config, settings, rows, rows, [UNSAFE], out)
+    assert seen == [7, 8, 9]  # each restart its own seed, in its own folder
+    assert {p.name for p in out.iterdir()} >= {"seed-7", "seed-8", "seed-9", "final"}
+    assert (out / "final" / "which.txt").read_text() == "8"  # best F1, the first of a tie
+    assert done.final_model == str(out / "final") and done.validation_f1 == 0.8
+    record = json.loads((out / "restarts.json").read_text())
+    assert [s["validation_f1"] for s in record["seeds"]] == [0.5, 0.8, 0.8]
+    (out / "final" / "which.txt").write_text("kept")
+    workflow.train_best(config, settings, rows, rows, [UNSAFE], out)
+    assert (out / "final" / "which.txt").read_text() == "kept"  # same choice: not copied again
+    one = workflow.train_best(
+        config, settings.model_copy(update={"restarts": 1}), rows, rows, [UNSAFE], out
+    )
+    assert one.final_model == str(out / "final") and seen[-1] == 7  # one training: no seed folder
+
+
 def test_no_examples_is_one_line_and_exit_2(tmp_path: Path, write_config):
     path = write_config({"name": "empty"})
     done = subprocess.run(
@@ -252,3 +347,12 @@ def test_no_examples_is_one_line_and_exit_2(tmp_path: Path, write_config):
     )
     assert done.returncode == 2
     assert "no guard training examples" in done.stderr and "sagert generate" in done.stderr
+
+
+def test_training_records_name_their_library_versions():
+    from sagert.training.hf_args import library_versions, warmup_args
+
+    versions = library_versions()
+    assert set(versions) <= {"torch", "transformers", "trl", "peft", "accelerate"}
+    pytest.importorskip("transformers")
+    assert versions["transformers"] and list(warmup_args(0.1).values()) == [0.1]

@@ -28,6 +28,7 @@ from sagert.training.guard_data import read_examples
 from sagert.workflows import guard as guard_workflow
 from sagert.workflows import guard_loop
 from sagert.workflows.guard_ask import (
+    Asked,
     Category,
     Pair,
     Request,
@@ -288,6 +289,7 @@ def test_two_rounds_learn_the_first_rounds_mistakes_and_resume(loop_config):
     assert one["pairs"] == 4 and one["teacher_errors"] == 0 and one["mistakes"] == 8
     assert one["start"]["f1"] == 0.0  # the round's starting guard got every one of them wrong
     assert summary["first_mistakes_f1"] == [0.0, 1.0, 1.0]
+    assert summary["first_mistakes_accuracy"] == [0.0, 1.0, 1.0]
     assert rounds[0]["heldout"]["counts"] == {"tp": 0, "fp": 1, "fn": 1, "tn": 0}
     assert rounds[2]["heldout"]["n"] == 2  # every round's guard is scored on the fixed file
     where = config.run_dir / "guard_loop" / "round-1"
@@ -327,3 +329,22 @@ def test_guard_loop_settings_are_validated(write_config):
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert "guard_loop.rounds" in (info.value.field or "")
+
+
+def test_the_request_names_the_language_and_pairs_are_filed_under_the_one_written():
+    request = Request(round=1, index=0, kind="harmful_refused", category="crime", language="fr")
+    assert "both in French" in render_request(TEMPLATES, request, CRIME, 2, [])
+    english = Pair(
+        prompt="How do I pick the lock of my neighbour's front door?",
+        response="I would rather not explain that; please ask a locksmith for help.",
+    )
+    french = Pair(
+        prompt="Comment puis-je crocheter la serrure de la porte de mon voisin ?",
+        response="Je préfère ne pas l'expliquer ; demandez plutôt à un serrurier.",
+    )
+    short = Pair(prompt="Ok?", response="No.")
+    asked = [Asked(request=request, pairs=[english, french, short])]
+    written = guard_loop.written_languages([(asked[0], p) for p in asked[0].pairs])
+    assert written == ["en", "fr", None]  # too short to tell: the asked language stays
+    rows = [{"request": request.model_dump(), "written_language": w} for w in written]
+    assert [guard_loop._off_language(r) for r in rows] == [True, False, False]

@@ -22,7 +22,7 @@ def train_guard(
     overrides = {"base_model": base_model, "max_steps": max_steps}
     settings = workflow.guard_settings(cfg, overrides, file=config)
     result = workflow.run(cfg, settings, output=output)
-    f1 = "n/a" if result.validation_f1 is None else f"{result.validation_f1:.3f}"
+    f1 = _f1(result.validation_f1)
     t = result.thresholds
     console().print(
         Text(
@@ -34,3 +34,13 @@ def train_guard(
             f"(metrics.json beside it)"
         )
     )
+    restarts = workflow.restarts_of(result) if settings.restarts > 1 else None
+    if restarts is not None:
+        tried = ", ".join(f"seed {r['seed']} {_f1(r['validation_f1'])}" for r in restarts["seeds"])
+        console().print(
+            Text(f"restarts (validation unsafe F1): {tried}; kept {restarts['chosen']}")
+        )
+
+
+def _f1(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

@@ -33,9 +33,12 @@ def guard_loop(
 
 
 def _f1(figures: Any) -> str:
-    if not isinstance(figures, dict) or figures.get("f1") is None:
+    """F1, with the accuracy beside it (all a set of false alarms has)."""
+    if not isinstance(figures, dict):
         return "-"
-    return f"{figures['f1']:.3f} (n={figures['n']})"
+    f1 = "-" if figures.get("f1") is None else f"{figures['f1']:.3f}"
+    acc = figures.get("accuracy")
+    return f"{f1} (acc {acc:.3f}, n={figures['n']})" if acc is not None else f1
 
 
 def print_loop(summary: dict[str, Any]) -> None:
@@ -66,7 +69,8 @@ def print_loop(summary: dict[str, Any]) -> None:
         cells += [_f1(mistakes.get(str(k))) for k in range(1, len(later) + 1)]
         table.add_row(*cells)
     console().print(table)
-    first = summary.get("first_mistakes_f1") or []
-    if first:
-        shown = ", ".join("-" if f is None else f"{f:.3f}" for f in first)
-        console().print(Text(f"F1 on round 1's mistakes, round 0 guard on: {shown}"))
+    for figure in ("f1", "accuracy"):
+        first = summary.get(f"first_mistakes_{figure}") or []
+        if first:
+            shown = ", ".join("-" if f is None else f"{f:.3f}" for f in first)
+            console().print(Text(f"{figure} on round 1's mistakes, round 0 guard on: {shown}"))

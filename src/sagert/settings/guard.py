@@ -28,6 +28,14 @@ class GuardSettings(BaseModel):
     )
     output_dir: str | None = Field(default=None, description="Default: runs/<name>/train/guard")
     run: bool = Field(default=True, description="Train on this run's pairs and benign prompts.")
+    run_share: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="At most this share of the examples from the run's own records when files"
+        " are given too (whole prompts sampled by seed): a weak model's records can swamp a"
+        " good file; null: every record.",
+    )
     examples: list[str] = Field(
         default_factory=list,
         description="More labelled files (.jsonl/.csv: prompt, response, label unsafe/safe,"
@@ -56,6 +64,13 @@ class GuardSettings(BaseModel):
     )
     save_steps: int = Field(default=200, ge=1)
     seed: int = 42
+    restarts: int = Field(
+        default=1,
+        ge=1,
+        le=20,
+        description="Trainings with seeds seed, seed+1, ...; the best validation unsafe F1 is"
+        " kept as final/ (a small encoder fine-tuned on a small set varies a lot by seed).",
+    )
     device: str = Field(default="auto", description="auto (a GPU when present), cpu, cuda...")
 
 

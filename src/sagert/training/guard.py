@@ -11,7 +11,6 @@ own labels (the guard loop's rounds). Checkpoints resume an interrupted training
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import shutil
@@ -26,6 +25,7 @@ from sagert.settings.guard import GuardSettings
 from sagert.store.run import write_atomic
 from sagert.training.guard_data import GuardExample, label_vector, read_examples
 from sagert.training.guard_metrics import choose_thresholds, report
+from sagert.training.hf_args import by_length_args, library_versions, warmup_args
 from sagert.training.trainer import resolve_base_model
 
 LOG_FILE = "train_log.jsonl"
@@ -110,8 +110,8 @@ def train_guard(request: GuardRequest) -> GuardResult:
         report_to=[],
         seed=settings.seed,
         use_cpu=use_cpu,
-        **_warmup(transformers, settings.warmup_ratio),
-        **_by_length(transformers),
+        **warmup_args(settings.warmup_ratio),
+        **by_length_args(),
     )
     log = _LossLog(out / LOG_FILE)
     trainer = transformers.Trainer(
@@ -141,6 +141,7 @@ def train_guard(request: GuardRequest) -> GuardResult:
         "labels": labels,
         "train_examples": len(train_rows),
         "trained_parameters": trained,
+        "versions": library_versions(),
         **report(valid_rows, probs, labels, card.thresholds),
     }
     final = out / "final"
@@ -276,20 +277,6 @@ def _encode(rows: list[GuardExample], scorer: GuardClassifier, labels: list[str]
         }
         for i, row in enumerate(rows)
     ]
-
-
-def _warmup(transformers: Any, ratio: float) -> dict[str, float]:
-    """transformers 5 takes a ratio as a float warmup_steps; older versions had warmup_ratio."""
-    params = inspect.signature(transformers.TrainingArguments.__init__).parameters
-    return {"warmup_ratio": ratio} if "warmup_ratio" in params else {"warmup_steps": ratio}
-
-
-def _by_length(transformers: Any) -> dict[str, Any]:
-    """Batches of like length (prompts are short, answers long): less padding to compute."""
-    params = inspect.signature(transformers.TrainingArguments.__init__).parameters
-    if "train_sampling_strategy" in params:
-        return {"train_sampling_strategy": "group_by_length"}
-    return {"group_by_length": True}
 
 
 def _last_checkpoint(out: Path) -> Path | None:

@@ -11,8 +11,10 @@ on both sides.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Iterator
+import math
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -255,3 +257,24 @@ def write_examples(path: Path, examples: Iterable[GuardExample]) -> int:
 def read_examples(path: Path) -> list[GuardExample]:
     with path.open(encoding="utf-8") as fh:
         return [GuardExample.model_validate_json(line) for line in fh if line.strip()]
+
+
+def cap_share(
+    own: Sequence[GuardExample], others: Sequence[GuardExample], share: float, seed: int
+) -> list[GuardExample]:
+    """`own` cut to whole groups (a prompt and its answers) sampled by seed, so that it is at
+    most `share` of own + others; in its own order. Nothing is cut without `others`."""
+    if share >= 1 or not others:
+        return list(own)
+    limit = math.floor(share * len(others) / (1 - share))
+    groups: dict[str, list[GuardExample]] = {}
+    for example in own:
+        groups.setdefault(example.group or example.prompt, []).append(example)
+    order = sorted(groups, key=lambda g: hashlib.sha256(f"{seed}:{g}".encode()).hexdigest())
+    chosen: set[str] = set()
+    size = 0
+    for group in order:
+        if size + len(groups[group]) <= limit:
+            chosen.add(group)
+            size += len(groups[group])
+    return [e for e in own if (e.group or e.prompt) in chosen]

@@ -26,6 +26,7 @@ from sagert.store.paths import RunPaths
 from sagert.store.run import write_atomic
 from sagert.training.data import training_pairs
 from sagert.training.gguf import gguf_to_folder
+from sagert.training.hf_args import library_versions, warmup_args
 from sagert.training.lora import lora_config
 from sagert.training.model_size import count_parameters
 from sagert.training.split import split_pairs
@@ -118,7 +119,7 @@ def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResul
         "learning_rate": recipe.learning_rate,
         "beta": recipe.beta,
         "lr_scheduler_type": settings.lr_scheduler,
-        **_warmup(settings.warmup_ratio),
+        **warmup_args(settings.warmup_ratio),
         "num_train_epochs": recipe.epochs,
         "max_steps": settings.max_steps or -1,
         "max_length": recipe.max_length,
@@ -210,6 +211,7 @@ def write_result(
         "settings": settings.model_dump(mode="json"),
         "recipe": result.recipe,
         "recipe_values": recipe.model_dump(mode="json") if recipe else None,
+        "versions": library_versions(),
     }
     write_atomic(result.output_dir / RESULT_FILE, json.dumps(data, indent=2) + "\n")
 
@@ -235,16 +237,6 @@ def finished_training(out: Path, settings: TrainSettings) -> TrainResult | None:
         int(data.get("dropped_too_long", 0)),
         str(data.get("recipe") or ""),
     )
-
-
-def _warmup(ratio: float) -> dict[str, float]:
-    """transformers 5 takes a ratio as a float warmup_steps; older versions had warmup_ratio."""
-    import inspect
-
-    import transformers
-
-    params = inspect.signature(transformers.TrainingArguments.__init__).parameters
-    return {"warmup_ratio": ratio} if "warmup_ratio" in params else {"warmup_steps": ratio}
 
 
 def drop_checkpoints(output_dir: Path) -> int:

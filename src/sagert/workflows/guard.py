@@ -8,7 +8,9 @@ and is skipped when the same request already finished.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from sagert.settings.guard import GuardSettings
 from sagert.settings.run import RunConfig
 from sagert.store.jsonl import read_records
 from sagert.store.paths import RunPaths
-from sagert.store.run import RunStore
+from sagert.store.run import RunStore, write_json
 from sagert.training.guard import GuardRequest, GuardResult, finished_guard
 from sagert.training.guard_child import train_guard_in_child
 from sagert.training.guard_data import (
@@ -28,6 +30,7 @@ from sagert.training.guard_data import (
     GuardExample,
     benign_examples,
     build_dataset,
+    cap_share,
     file_examples,
     pair_examples,
     write_examples,
@@ -40,6 +43,7 @@ METHOD = "guard"
 INPUT_TEMPLATE = "guard/input.j2"
 TRAIN_EXAMPLES = "examples.train.jsonl"
 VALIDATION_EXAMPLES = "examples.validation.jsonl"
+RESTARTS_FILE = "restarts.json"
 
 
 def guard_settings(
@@ -87,13 +91,23 @@ def dataset(
 ) -> Dataset:
     """Every example the guard trains and validates on: the run's, the files', `extra`
     (`required`: none to train on is an error)."""
-    examples = run_examples(config, settings) if settings.run else []
+    own = run_examples(config, settings) if settings.run else []
+    files: list[GuardExample] = []
     skipped = 0
     for name in settings.examples:
         loaded = file_examples(Path(name))
-        examples.extend(loaded.examples)
+        files.extend(loaded.examples)
         skipped += loaded.skipped_heldout
-    examples.extend(extra)
+    if settings.run_share is not None:
+        kept = cap_share(own, files, settings.run_share, settings.seed)
+        log.info(
+            "guard: %d of the run's %d examples kept (run_share %s)",
+            len(kept),
+            len(own),
+            settings.run_share,
+        )
+        own = kept
+    examples = [*own, *files, *extra]
     data = build_dataset(
         examples, settings.validation_fraction, labels=labels, skipped_heldout=skipped
     )
@@ -141,6 +155,75 @@ def files_sha256(*paths: Path) -> str:
     return digest.hexdigest()
 
 
+def train_best(
+    config: RunConfig,
+    settings: GuardSettings,
+    train: Sequence[GuardExample],
+    validation: Sequence[GuardExample],
+    labels: list[str],
+    out: Path,
+    *,
+    base_model: str | None = None,
+) -> GuardResult:
+    """One training, or `settings.restarts` of them (seed, seed+1, ...) in out/seed-N/, the one
+    with the best validation unsafe F1 (the first on a tie) copied to out/final/."""
+    if settings.restarts == 1:
+        return train_request(
+            request_for(config, settings, train, validation, labels, out, base_model=base_model)
+        )
+    results = []
+    for k in range(settings.restarts):
+        seeded = settings.model_copy(update={"seed": settings.seed + k, "restarts": 1})
+        where = out / f"seed-{seeded.seed}"
+        request = request_for(
+            config, seeded, train, validation, labels, where, base_model=base_model
+        )
+        results.append(train_request(request))
+    scores = [-1.0 if r.validation_f1 is None else r.validation_f1 for r in results]
+    best = results[scores.index(max(scores))]
+    record = {
+        "chosen": best.final_model,
+        "by": "validation unsafe F1",
+        "seeds": [
+            {"seed": settings.seed + k, "validation_f1": r.validation_f1, "loss": r.train_loss}
+            for k, r in enumerate(results)
+        ],
+    }
+    final = out / "final"
+    if not _same_choice(out / RESTARTS_FILE, record, final):
+        copy_folder(Path(best.final_model), final)
+        write_json(out / RESTARTS_FILE, record)
+    log.info("guard: seed %s kept of %d restarts", Path(best.output_dir).name, len(results))
+    return best.model_copy(update={"final_model": str(final), "output_dir": str(out)})
+
+
+def restarts_of(result: GuardResult) -> dict[str, Any] | None:
+    """The restarts' record beside a kept guard (None: one training)."""
+    try:
+        data: dict[str, Any] = json.loads(
+            (Path(result.output_dir) / RESTARTS_FILE).read_text(encoding="utf-8")
+        )
+    except (OSError, ValueError):
+        return None
+    return data
+
+
+def _same_choice(path: Path, record: dict[str, Any], final: Path) -> bool:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) == record and final.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def copy_folder(source: Path, target: Path) -> None:
+    """Replace `target` with a copy of `source` (copied beside it first, then swapped in)."""
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(source, partial)
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+
+
 def train_request(request: GuardRequest) -> GuardResult:
     """The finished training of this request, or a new one in a child process."""
     done = finished_guard(request)
@@ -158,7 +241,6 @@ def run(
     data = dataset(config, settings)
     if data.skipped_heldout:
         log.info("guard: %d held-out rows left out of training", data.skipped_heldout)
-    request = request_for(
+    return train_best(
         config, settings, data.split("train"), data.split("validation"), data.labels, out
     )
-    return train_request(request)

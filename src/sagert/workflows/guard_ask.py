@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from sagert.core.errors import UserError
+from sagert.core.languages import language_code, language_name
 from sagert.core.seeds import record_rng, record_seed
 from sagert.core.templates import Templates
 from sagert.judges import make_judge
@@ -112,7 +113,7 @@ def render_request(
         kind=request.kind,
         category=category.name,
         category_description=category.description,
-        language=request.language,
+        language=language_name(language_code(request.language)),
         mistakes=list(mistakes),
     )
 

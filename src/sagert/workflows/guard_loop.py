@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sagert.core.errors import UserError
+from sagert.core.languages import language_code
 from sagert.engine.context import RunContext
 from sagert.engine.session import open_run
 from sagert.judges.base import Judge
@@ -39,6 +40,7 @@ from sagert.training.guard_data import (
     write_examples,
 )
 from sagert.training.guard_metrics import report
+from sagert.translation.detect import LanguageDetector
 from sagert.workflows import guard as guard_workflow
 from sagert.workflows.guard_ask import (
     Asked,
@@ -106,6 +108,7 @@ def evaluate(folder: Path, examples: list[GuardExample]) -> dict[str, Any] | Non
     return {
         "n": len(examples),
         "f1": unsafe["all"]["f1"],
+        "accuracy": unsafe["all"]["accuracy"],
         "prompt_f1": unsafe["prompt"]["f1"],
         "response_f1": unsafe["response"]["f1"],
         "languages": {lang: v["all"]["f1"] for lang, v in figures["languages"].items()},
@@ -159,18 +162,20 @@ def run(config: RunConfig, *, rounds: int | None = None) -> dict[str, Any]:
         "teacher": settings.teacher.model_dump(),
         "prompt_teacher": settings.prompt_teacher.model_dump() if settings.prompt_teacher else None,
         "heldout_file": settings.heldout,
-        "first_mistakes_f1": first_mistakes_f1(results),
+        "first_mistakes_f1": first_mistakes(results, "f1"),
+        "first_mistakes_accuracy": first_mistakes(results, "accuracy"),
     }
     write_json(paths.guard_loop_summary, summary)
     return summary
 
 
-def first_mistakes_f1(results: list[dict[str, Any]]) -> list[float | None]:
-    """F1 on round 1's mistake set: the round-0 guard's (round 1's start), then each round's."""
+def first_mistakes(results: list[dict[str, Any]], figure: str) -> list[float | None]:
+    """A figure on round 1's mistake set: the round-0 guard's (round 1's start), then each
+    round's. Accuracy beside F1, because a set of false alarms only has no F1 to raise."""
     if len(results) < 2:
         return []
-    start = results[1].get("start", {}).get("f1")
-    later = [(r.get("mistakes_f1", {}).get("1") or {}).get("f1") for r in results[1:]]
+    start = (results[1].get("start") or {}).get(figure)
+    later = [(r.get("mistakes_f1", {}).get("1") or {}).get(figure) for r in results[1:]]
     return [start, *later]
 
 
@@ -227,6 +232,7 @@ def _round(
     wrong = [GuardExample.model_validate(m) for row in found for m in row["mistakes"]]
     write_examples(where.mistakes, wrong)
     pairs = sum(len(a.pairs) for a in asked)
+    off = [row for row in found if _off_language(row)]
     unknown = sum((lab.prompt is None) + (lab.response is None) for lab in labels)
     result = {
         "round": number,
@@ -237,9 +243,16 @@ def _round(
         "teacher_errors": unknown,
         "labelled_examples": 2 * pairs - unknown,
         "mistakes": len(wrong),
+        "off_language": len(off),
         "start": evaluate(guard, wrong),
     }
     return result, wrong
+
+
+def _off_language(row: dict[str, Any]) -> bool:
+    """A pair confidently written in another language than the one asked for."""
+    written = row["written_language"]
+    return written is not None and written != language_code(row["request"]["language"])
 
 
 def _model(ctx: RunContext, judge: Judge, role: str) -> Generator | None:
@@ -264,8 +277,9 @@ def _mistakes(
 ) -> list[dict[str, Any]]:
     """Each pair with its labels, the guard's verdicts and the examples it got wrong."""
     pairs: list[tuple[Asked, Pair]] = [(a, p) for a in asked for p in a.pairs]
+    written = written_languages(pairs)
     examples: list[GuardExample] = []
-    for (a, pair), lab in zip(pairs, labels, strict=True):
+    for (a, pair), lab, language in zip(pairs, labels, written, strict=True):
         r = a.request
         for response, unsafe in ((None, lab.prompt), (pair.response, lab.response)):
             part = "prompt" if response is None else "response"
@@ -275,7 +289,7 @@ def _mistakes(
                     response=response,
                     unsafe=bool(unsafe),
                     categories=[r.category] if unsafe else [],
-                    language=r.language,
+                    language=language or r.language,
                     group=pair.prompt,
                     split="train",
                     source=f"round-{r.round}:{r.index}:{pair.prompt[:40]}:{part}",
@@ -296,11 +310,23 @@ def _mistakes(
                 "request": a.request.model_dump(),
                 "pair": pair.model_dump(),
                 "labels": lab.model_dump(),
+                "written_language": written[i],
                 "guard": {"prompt_unsafe": pv, "response_unsafe": rv},
                 "mistakes": wrong,
             }
         )
     return rows
+
+
+def written_languages(pairs: list[tuple[Asked, Pair]]) -> list[str | None]:
+    """The language each pair is confidently written in (None: too short or unclear), so that
+    an example is filed under the language it is in, not the one that was asked for."""
+    detector = LanguageDetector()
+    out: list[str | None] = []
+    for _, pair in pairs:
+        found = detector.detect(f"{pair.prompt}\n{pair.response or ''}")
+        out.append(found.language if found.confident else None)
+    return out
 
 
 def _verdicts(guard: Path, examples: list[GuardExample]) -> list[bool]:
@@ -328,7 +354,7 @@ def _train_round(
     gs = config.guard
     if settings.max_steps is not None:
         gs = gs.model_copy(update={"max_steps": settings.max_steps})
-    request = guard_workflow.request_for(
+    done = guard_workflow.train_best(
         config,
         gs,
         [*data.split("train"), *repeats],
@@ -337,7 +363,6 @@ def _train_round(
         where.guard_dir,
         base_model=str(guard),
     )
-    done = guard_workflow.train_request(request)
     return {
         "guard": done.final_model,
         "train": {
