@@ -356,3 +356,40 @@ def test_training_records_name_their_library_versions():
     assert set(versions) <= {"torch", "transformers", "trl", "peft", "accelerate"}
     pytest.importorskip("transformers")
     assert versions["transformers"] and list(warmup_args(0.1).values()) == [0.1]
+
+
+def test_train_guard_prints_every_restart_and_the_kept_one(tmp_path: Path, monkeypatch, capsys):
+    from sagert.cli import guard as cli
+
+    out = tmp_path / "guard"
+    (out / "final").mkdir(parents=True)
+    record = {
+        "chosen": str(out / "seed-43" / "final"),
+        "by": "validation unsafe F1",
+        "seeds": [
+            {"seed": 42, "validation_f1": 0.6, "loss": 0.5},
+            {"seed": 43, "validation_f1": 0.74, "loss": 0.3},
+            {"seed": 44, "validation_f1": None, "loss": 0.4},
+        ],
+    }
+    (out / "restarts.json").write_text(json.dumps(record))
+    result = GuardResult(
+        output_dir=str(out),
+        final_model=str(out / "final"),
+        base_model="b",
+        steps=3,
+        train_loss=0.3,
+        train_examples=2,
+        validation_examples=1,
+        labels=[UNSAFE],
+        thresholds={"prompt": 0.5, "response": 0.4, "category": 0.5},
+        validation_f1=0.74,
+        request={},
+    )
+    monkeypatch.setattr(cli.workflow, "run", lambda cfg, settings, output=None: result)
+    config = RunConfig(runs_dir=tmp_path, name="r")
+    config = config.model_copy(update={"guard": config.guard.model_copy(update={"restarts": 3})})
+    cli.train_guard(config, tmp_path / "c.yaml", base_model=None, max_steps=None, output=None)
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "unsafe F1 0.740" in printed
+    assert "seed 42 0.600, seed 43 0.740, seed 44 n/a" in printed and "seed-43" in printed

@@ -50,6 +50,7 @@ def print_loop(summary: dict[str, Any]) -> None:
         "pairs",
         "teacher errors",
         "mistakes",
+        "off language",
         "F1 start on new mistakes",
         "F1 held-out",
     ):
@@ -62,6 +63,7 @@ def print_loop(summary: dict[str, Any]) -> None:
             str(r.get("pairs", "-")),
             str(r.get("teacher_errors", "-")),
             str(r.get("mistakes", "-")),
+            str(r.get("off_language", "-")),
             _f1(r.get("start")),
             _f1(r.get("heldout")),
         ]

@@ -193,7 +193,7 @@ def train_best(
     if not _same_choice(out / RESTARTS_FILE, record, final):
         copy_folder(Path(best.final_model), final)
         write_json(out / RESTARTS_FILE, record)
-    log.info("guard: seed %s kept of %d restarts", Path(best.output_dir).name, len(results))
+    log.info("guard: %s kept of %d restarts", Path(best.output_dir).name, len(results))
     return best.model_copy(update={"final_model": str(final), "output_dir": str(out)})
 
 
