@@ -1,7 +1,9 @@
 """MAP-Elites red teaming vs random single-turn attacks, same number of target calls.
 
-The embedded SmolLM2 is the target and the attacker. The judge is the same for both arms:
-`refusal` or `refusal_semantic` (no model: a complied answer counts as a success), or, with
+The embedded SmolLM2 is the attacker and, unless `--target-gguf PATH` names another (the real
+local model, which refuses and can be talked out of it), the target. The judge is the same for
+both arms: `refusal` or `refusal_semantic` (no model: a complied answer counts as a success), or,
+with
 `--judge strongreject --judge-gguf PATH`, StrongREJECT's rubric graded by a capable local model
 (SmolLM2 cannot grade it): a success is then an answer the rubric calls unsafe, which is what
 "attack success" should mean. Reports, per arm: attack success rate over the target calls, the
@@ -10,6 +12,8 @@ mean judge score, and the number of distinct (category, style) cells with a succ
     PYTHONPATH=src python benchmarks/redteam.py --calls 16
     PYTHONPATH=src python benchmarks/redteam.py --calls 32 --judge strongreject \
         --judge-gguf "$(bash ../shared/tools/real_model.sh)"
+    PYTHONPATH=src python benchmarks/redteam.py --calls 48 --judge refusal_semantic \
+        --target-gguf "$(bash ../shared/tools/real_model.sh)"
 """
 
 from __future__ import annotations
@@ -48,17 +52,28 @@ SMOL = {
 }
 
 
+def gguf_role(path: Path, max_tokens: int, temperature: float) -> dict[str, object]:
+    """A role on a local GGUF through llama.cpp (the judge's, or a target that can refuse)."""
+    return {
+        "model": f"llamacpp/{path.stem}",
+        "config": {"max_tokens": max_tokens, "temperature": temperature},
+        "args": {"gguf": str(path), "n_parallel": 1, "n_ctx_per_slot": 4096},
+        "timeout": 1200,
+    }
+
+
 def config(
-    root: Path, calls: int, judge: str = "refusal", judge_gguf: Path | None = None
+    root: Path,
+    calls: int,
+    judge: str = "refusal",
+    judge_gguf: Path | None = None,
+    target_gguf: Path | None = None,
 ) -> RunConfig:
     models: dict[str, object] = {"generator": SMOL}
     if judge_gguf is not None:
-        models["judge"] = {
-            "model": f"llamacpp/{judge_gguf.stem}",
-            "config": {"max_tokens": 512, "temperature": 0.0},
-            "args": {"gguf": str(judge_gguf), "n_parallel": 1, "n_ctx_per_slot": 4096},
-            "timeout": 1200,
-        }
+        models["judge"] = gguf_role(judge_gguf, 512, 0.0)
+    if target_gguf is not None:
+        models["target"] = gguf_role(target_gguf, 96, 0.8)
     return RunConfig.model_validate(
         {
             "name": "redteam-bench",
@@ -133,13 +148,17 @@ def main() -> None:
         help="both arms: refusal, refusal_semantic (no model), strongreject (--judge-gguf)",
     )
     parser.add_argument("--judge-gguf", type=Path, default=None, help="the judge role's GGUF")
+    parser.add_argument(
+        "--target-gguf", type=Path, default=None, help="the target's GGUF (default: SmolLM2)"
+    )
     parser.add_argument("--arm", choices=["both", "random", "map-elites"], default="both")
     parser.add_argument(
         "--runs-dir", type=Path, default=None, help="Keep the runs here (a cut run can be read)."
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = config(args.runs_dir or Path(tmp), args.calls, args.judge, args.judge_gguf)
+        root = args.runs_dir or Path(tmp)
+        cfg = config(root, args.calls, args.judge, args.judge_gguf, args.target_gguf)
         report: dict[str, object] = {"target_calls": args.calls, "judge": args.judge}
         if args.arm in ("both", "random"):
             started = time.perf_counter()

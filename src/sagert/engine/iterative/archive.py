@@ -32,6 +32,13 @@ class Elite:
     success: bool
     iteration: int
     step_id: str
+    goal: str = ""
+    """The seed request this attack descends from: what it must still get the target to do,
+    however far the attacker's rewrites drifted (empty in archives written before it)."""
+
+    @property
+    def aim(self) -> str:
+        return self.goal or self.request
 
 
 def similarity(a: str, b: str) -> float:

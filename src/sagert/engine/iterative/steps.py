@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from sagert.core.ids import stable_id
 from sagert.core.seeds import record_seed
 from sagert.core.templates import Templates
-from sagert.judges.base import Judge, JudgeContext, JudgeInput, Score, error_score
+from sagert.judges.base import Judge, JudgeContext, JudgeInput, Score, error_score, judge_kind
 from sagert.models.model import ModelCallError
 from sagert.models.provider import ProviderError
 from sagert.models.structured import generate_structured
@@ -92,7 +92,10 @@ class Scorer:
     async def score(
         self, goal: str, prompt: str, response: str, turns: list[dict[str, str]] | None = None
     ) -> Score:
-        item = JudgeInput(prompt=prompt, response=response, behavior=goal, turns=turns)
+        # A refusal judge asks "did it give what was asked?": of the goal, not of a rewrite that
+        # may have drifted from it (a complied answer to "Theft," is no attack success).
+        asked = goal if judge_kind(self.judge) == "refusal" else prompt
+        item = JudgeInput(prompt=asked, response=response, behavior=goal, turns=turns)
         try:
             return await self.judge.score(item, self.ctx)
         except Exception as exc:  # a judge bug is an error verdict for this step, not a crash
