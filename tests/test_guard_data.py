@@ -214,12 +214,36 @@ def test_f1_is_undefined_without_positives():
 # --- the workflow's data: a run folder and labelled files, before any training ---------------
 
 
-def test_a_run_folder_gives_its_pairs_and_benign_prompts_with_the_files(tmp_path: Path):
+def run_with_pairs(tmp_path: Path, n: int) -> RunConfig:
+    """A run folder whose stages/pairs.jsonl holds n validated crime pairs."""
     config = RunConfig(runs_dir=tmp_path, name="r")
     stages = config.run_dir / "stages"
     stages.mkdir(parents=True)
-    records = [pair_record(i, "crime", "s") for i in range(3)]
+    records = [pair_record(i, "crime", "s") for i in range(n)]
     (stages / "pairs.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in records))
+    return config
+
+
+def guard_result(out: Path, final: Path, f1: float | None, labels: list[str]) -> GuardResult:
+    """A finished training's result, as train_request returns it, without training."""
+    return GuardResult(
+        output_dir=str(out),
+        final_model=str(final),
+        base_model="b",
+        steps=3,
+        train_loss=0.3,
+        train_examples=2,
+        validation_examples=1,
+        labels=labels,
+        thresholds={"prompt": 0.5, "response": 0.4, "category": 0.5},
+        validation_f1=f1,
+        request={},
+    )
+
+
+def test_a_run_folder_gives_its_pairs_and_benign_prompts_with_the_files(tmp_path: Path):
+    config = run_with_pairs(tmp_path, 3)
+    stages = config.run_dir / "stages"
     benign = Record(id="b", stage="gate_extract", status="filtered", prompt="bake bread?")
     (stages / "benign.jsonl").write_text(benign.model_dump_json() + "\n")
     extra = tmp_path / "extra.csv"
@@ -272,11 +296,7 @@ def test_run_share_keeps_whole_prompts_up_to_the_share_by_seed():
 
 
 def test_the_run_share_caps_the_runs_examples_against_the_files(tmp_path: Path):
-    config = RunConfig(runs_dir=tmp_path, name="r")
-    stages = config.run_dir / "stages"
-    stages.mkdir(parents=True)
-    records = [pair_record(i, "crime", "s") for i in range(3)]
-    (stages / "pairs.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in records))
+    config = run_with_pairs(tmp_path, 3)
     extra = tmp_path / "extra.csv"
     extra.write_text(
         "prompt,response,label,split\nhi,,safe,train\nho,,safe,train\nhu,,unsafe,train\n"
@@ -302,19 +322,7 @@ def test_restarts_keep_the_best_validation_f1_as_final(tmp_path: Path, monkeypat
         final = Path(request.output_dir) / "final"
         final.mkdir(parents=True, exist_ok=True)
         (final / "which.txt").write_text(str(seed))
-        return GuardResult(
-            output_dir=request.output_dir,
-            final_model=str(final),
-            base_model="b",
-            steps=1,
-            train_loss=0.1,
-            train_examples=1,
-            validation_examples=1,
-            labels=request.labels,
-            thresholds={},
-            validation_f1=f1_by_seed[seed],
-            request={},
-        )
+        return guard_result(Path(request.output_dir), final, f1_by_seed[seed], request.labels)
 
     monkeypatch.setattr(workflow, "train_request", fake)
     settings = config.guard.model_copy(update={"seed": 7, "restarts": 3})
@@ -373,19 +381,7 @@ def test_train_guard_prints_every_restart_and_the_kept_one(tmp_path: Path, monke
         ],
     }
     (out / "restarts.json").write_text(json.dumps(record))
-    result = GuardResult(
-        output_dir=str(out),
-        final_model=str(out / "final"),
-        base_model="b",
-        steps=3,
-        train_loss=0.3,
-        train_examples=2,
-        validation_examples=1,
-        labels=[UNSAFE],
-        thresholds={"prompt": 0.5, "response": 0.4, "category": 0.5},
-        validation_f1=0.74,
-        request={},
-    )
+    result = guard_result(out, out / "final", 0.74, [UNSAFE])
     monkeypatch.setattr(cli.workflow, "run", lambda cfg, settings, output=None: result)
     config = RunConfig(runs_dir=tmp_path, name="r")
     config = config.model_copy(update={"guard": config.guard.model_copy(update={"restarts": 3})})

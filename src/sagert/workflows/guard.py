@@ -190,7 +190,7 @@ def train_best(
         ],
     }
     final = out / "final"
-    if not _same_choice(out / RESTARTS_FILE, record, final):
+    if _read_restarts(out) != record or not final.is_dir():
         copy_folder(Path(best.final_model), final)
         write_json(out / RESTARTS_FILE, record)
     log.info("guard: %s kept of %d restarts", Path(best.output_dir).name, len(results))
@@ -199,20 +199,15 @@ def train_best(
 
 def restarts_of(result: GuardResult) -> dict[str, Any] | None:
     """The restarts' record beside a kept guard (None: one training)."""
+    return _read_restarts(Path(result.output_dir))
+
+
+def _read_restarts(out: Path) -> dict[str, Any] | None:
     try:
-        data: dict[str, Any] = json.loads(
-            (Path(result.output_dir) / RESTARTS_FILE).read_text(encoding="utf-8")
-        )
+        data: dict[str, Any] = json.loads((out / RESTARTS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data
-
-
-def _same_choice(path: Path, record: dict[str, Any], final: Path) -> bool:
-    try:
-        return json.loads(path.read_text(encoding="utf-8")) == record and final.is_dir()
-    except (OSError, ValueError):
-        return False
 
 
 def copy_folder(source: Path, target: Path) -> None:
