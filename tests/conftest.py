@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,18 @@ def env_with_tests() -> dict[str, str]:
     from a worktree, PYTHONPATH=src is what makes a subprocess run this tree's sagert."""
     paths = [str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
+
+
+@pytest.fixture(scope="module")
+def module_dir(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Path]:
+    """A module's scratch folder, deleted once its tests are done: the training and GGUF
+    modules write models of hundreds of MB each, and CI's disk is not ours to fill (a
+    function's tmp_path goes as soon as its test passes: tmp_path_retention_policy)."""
+    path = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -40,10 +40,10 @@ def run(cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def aligned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def aligned(module_dir: Path) -> dict[str, Any]:
     pytest.importorskip("trl")
     pytest.importorskip("gguf")
-    root = tmp_path_factory.mktemp("rounds")
+    root = module_dir
     (root / "xstest.csv").write_text(XSTEST_LIKE, encoding="utf-8")
     generation = mock_run_config("pipeline", n_samples=12)
     # The evaluate judge calls every answer unsafe (a scripted HarmBench classifier), so every

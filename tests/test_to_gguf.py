@@ -91,7 +91,7 @@ def test_a_child_training_error_is_the_same_one_line(tmp_path: Path):
 
 
 @pytest.fixture(scope="module")
-def base_folder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def base_folder(module_dir: Path) -> tuple[Path, Path]:
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
     pytest.importorskip("gguf")
@@ -99,7 +99,7 @@ def base_folder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     from sagert.training.gguf import gguf_to_folder
 
     base = embedded_gguf_path()
-    return base, gguf_to_folder(base, tmp_path_factory.mktemp("gguf") / "base")
+    return base, gguf_to_folder(base, module_dir / "base")
 
 
 def _answers(model: str, args: dict[str, Any], prompts: list[str], tokens: int) -> list[str]:

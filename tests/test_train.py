@@ -33,7 +33,7 @@ def test_three_steps_then_reload(tmp_path: Path, write_config, method: str):
     log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
     losses = [row["loss"] for row in log if "loss" in row]
     assert len(losses) == 3 and all(math.isfinite(x) for x in losses)
-    assert (out / "checkpoint-3").is_dir() or list(out.glob("checkpoint-*"))
+    assert not list(out.glob("checkpoint-*"))  # finished: no optimizer state kept (1.5 GB)
     final = out / "final"
     assert (final / "model.safetensors").is_file()
     model = transformers.AutoModelForCausalLM.from_pretrained(final)

@@ -22,13 +22,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.ci]  # CI runs it (README)
 
 
 @pytest.fixture(scope="module")
-def smol_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def smol_folder(module_dir: Path) -> Path:
     pytest.importorskip("transformers")
     pytest.importorskip("gguf")
     from sagert.models.embedded import embedded_gguf_path
     from sagert.training.gguf import gguf_to_folder
 
-    return gguf_to_folder(embedded_gguf_path(), tmp_path_factory.mktemp("smol") / "model")
+    return gguf_to_folder(embedded_gguf_path(), module_dir / "model")
 
 
 def _provider(folder: Path, **args: object):

@@ -125,6 +125,7 @@ def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResul
         "max_length": recipe.max_length,
         "save_steps": settings.save_steps,
         "save_strategy": "steps",
+        "save_total_limit": 1,  # a checkpoint is a model and its optimizer state (1.5 GB at 135M)
         "logging_steps": 1,
         "report_to": [],
         "seed": settings.seed,
@@ -174,6 +175,7 @@ def train(export: Path, settings: TrainSettings, output_dir: Path) -> TrainResul
         output_dir, final, base, steps, loss, used, n_held, too_long, recipe.describe()
     )
     write_result(done, settings, recipe)
+    drop_checkpoints(output_dir)  # finished: only an unfinished training resumes from them
     return done
 
 

@@ -29,7 +29,7 @@ from sagert.store.run import RunStore
 from sagert.training.child import train_in_child
 from sagert.training.gguf_targets import EvaluationGGUFs, evaluation_ggufs, trained_gguf
 from sagert.training.split import write_heldout_prompts
-from sagert.training.trainer import TrainResult, drop_checkpoints
+from sagert.training.trainer import TrainResult
 from sagert.workflows import evaluate as evaluation
 from sagert.workflows import generate as generation
 from sagert.workflows.evaluate import EvaluationResult
@@ -167,14 +167,8 @@ def record_alignment(store: RunStore, method: str, trained: TrainResult) -> None
 
 
 def round_training(cfg: RunConfig, base_model: str, ggufs: EvaluationGGUFs | None) -> RoundTraining:
-    """Later rounds train in the child process (their checkpoints deleted once finished: a
-    model and its optimizer state each) and answer through round 0's engine, each GGUF named
-    after its round (`simpo-r1.gguf`), so the tables tell the rounds' models apart."""
-
-    def train(export: Path, settings: TrainSettings, out: Path) -> TrainResult:
-        result = train_in_child(export, settings, out)
-        drop_checkpoints(out)
-        return result
+    """Later rounds train in the child process and answer through round 0's engine, each GGUF
+    named after its round (`simpo-r1.gguf`), so the tables tell the rounds' models apart."""
 
     def spec(trained: TrainResult) -> ModelSpec:
         if ggufs is None:
@@ -189,7 +183,7 @@ def round_training(cfg: RunConfig, base_model: str, ggufs: EvaluationGGUFs | Non
             )
         return target_spec(cfg, trained.final_model, found)
 
-    return RoundTraining(train=train, spec=spec)
+    return RoundTraining(train=train_in_child, spec=spec)
 
 
 @dataclass(frozen=True)
