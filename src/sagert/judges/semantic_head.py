@@ -39,6 +39,8 @@ TEXT_BLOCKS = ("r_chars",)
 counts, unit length): wording cues the English encoder reads poorly in other languages
 ("sans que", "ohne dass", "不被发现"). harm_semantic's head reads them about a prompt."""
 BLOCKS = EMBEDDING_BLOCKS + SCALAR_BLOCKS + TEXT_BLOCKS
+SENTENCE_BLOCKS = ("s_max", "s_first")
+"""The blocks that need each sentence encoded: a head without them skips that work."""
 CHAR_DIM = 1024
 CHAR_NGRAMS = (1, 2, 3)
 MAX_SENTENCES = 12
@@ -71,22 +73,36 @@ class PairEmbeddings:
     p_mean: Array
     r_mean: Array
     r_max: Array
-    s_max: Array
-    s_first: Array
+    s_max: Array | None
+    s_first: Array | None
+    """None when embedded without sentences (a head that reads no SENTENCE_BLOCKS)."""
 
 
-def embed_pairs(encode: Encode, prompts: Sequence[str], responses: Sequence[str]) -> PairEmbeddings:
-    """One encoder call for the batch: each distinct prompt, response and sentence once."""
-    split = [sentences(r) for r in responses]
+def needs_sentences(blocks: Sequence[str]) -> bool:
+    return any(block in SENTENCE_BLOCKS for block in blocks)
+
+
+def embed_pairs(
+    encode: Encode,
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    *,
+    with_sentences: bool = True,
+) -> PairEmbeddings:
+    """One encoder call for the batch: each distinct prompt, response (and sentence) once."""
+    split = [sentences(r) if with_sentences else [] for r in responses]
     texts = list(dict.fromkeys([*prompts, *responses, *(s for group in split for s in group)]))
     where = {text: i for i, text in enumerate(texts)}
     pooled = encode(texts)
     pi = [where[p] for p in prompts]
     ri = [where[r] for r in responses]
-    groups = [pooled.mean[[where[s] for s in group]] for group in split]
-    empty = np.zeros((0, pooled.mean.shape[1]), np.float32)
-    s_max: Array = np.stack([g.max(axis=0) for g in groups]) if groups else empty
-    s_first: Array = np.stack([g[0] for g in groups]) if groups else empty
+    s_max: Array | None = None
+    s_first: Array | None = None
+    if with_sentences:
+        groups = [pooled.mean[[where[s] for s in group]] for group in split]
+        empty = np.zeros((0, pooled.mean.shape[1]), np.float32)
+        s_max = np.stack([g.max(axis=0) for g in groups]) if groups else empty
+        s_first = np.stack([g[0] for g in groups]) if groups else empty
     return PairEmbeddings(
         prompts=list(prompts),
         responses=list(responses),
@@ -98,10 +114,12 @@ def embed_pairs(encode: Encode, prompts: Sequence[str], responses: Sequence[str]
     )
 
 
-def embed_texts(encode: Encode, texts: Sequence[str]) -> PairEmbeddings:
+def embed_texts(
+    encode: Encode, texts: Sequence[str], *, with_sentences: bool = True
+) -> PairEmbeddings:
     """Texts judged alone (a prompt classifier's input): each text in the response's place,
     so the response blocks (r_mean, r_max, s_max, s_first, r_chars) describe it."""
-    return embed_pairs(encode, texts, texts)
+    return embed_pairs(encode, texts, texts, with_sentences=with_sentences)
 
 
 def char_ngrams(text: str, dim: int = CHAR_DIM, sizes: Sequence[int] = CHAR_NGRAMS) -> Array:
@@ -137,7 +155,10 @@ def features(blocks: Sequence[str], pairs: PairEmbeddings) -> Array:
     columns: list[Array] = []
     for block in blocks:
         if block in ("r_mean", "r_max", "s_max", "s_first"):
-            columns.append(getattr(pairs, block))
+            value = getattr(pairs, block)
+            if value is None:
+                raise ValueError(f"block {block!r} needs the pairs embedded with sentences")
+            columns.append(value)
         elif block == "p_times_r":
             columns.append(pairs.p_mean * pairs.r_mean)
         elif block == "p_minus_r":
