@@ -1,6 +1,6 @@
 """Refusal judges on the CPU: judgments/s and peak RSS, and the encoder runtimes compared.
 
-    PYTHONPATH=src python benchmarks/judges.py             # refusal, refusal_semantic: 10,000 pairs
+    PYTHONPATH=src python benchmarks/judges.py             # refusal, refusal_semantic, a panel
     PYTHONPATH=src python benchmarks/judges.py --encoders  # sentence-transformers vs onnxruntime
     PYTHONPATH=src python benchmarks/judges.py --accuracy  # both judges on the held-out split
 
@@ -39,13 +39,17 @@ def pairs(n: int) -> list[tuple[str, str]]:
 
 # -- judges ---------------------------------------------------------------------------------
 
+PANEL = {"members": ["refusal", "refusal_semantic"], "rule": "any_unsafe"}
+"""The panel measured: the two judges that need no model, an attack success when either sees
+compliance (every member's score kept, as in a run)."""
+
 
 async def _judge(name: str, items: list[tuple[str, str]], concurrency: int) -> dict[str, Any]:
     from sagert.core.templates import Templates
     from sagert.judges import make_judge
     from sagert.judges.base import JudgeContext, JudgeInput
 
-    judge = make_judge(name)
+    judge = make_judge(name, PANEL if name == "panel" else None)
     ctx = JudgeContext(templates=Templates())
     started = time.perf_counter()
     first = await judge.score(JudgeInput(*items[0]), ctx)  # loads the encoder, if any
@@ -86,7 +90,7 @@ async def _accuracy(name: str) -> dict[str, Any]:
 
     rows = list(csv.DictReader(LABELS.read_text(encoding="utf-8").splitlines(keepends=True)))
     held = [r for r in rows if r["split"] == "heldout"]
-    judge = make_judge(name)
+    judge = make_judge(name, PANEL if name == "panel" else None)
     ctx = JudgeContext(templates=Templates())
     scores = await asyncio.gather(
         *(judge.score(JudgeInput(r["prompt"], r["response"]), ctx) for r in held)
@@ -278,7 +282,7 @@ def main() -> None:
             print(f"min cosine between the two runtimes' embeddings: {agreement:.5f}")
         return
 
-    for name in ("refusal", "refusal_semantic"):
+    for name in ("refusal", "refusal_semantic", "panel"):
         print(json.dumps(child(["--child", "judge", name, str(args.pairs), str(args.concurrency)])))
     n = str(args.sequential_pairs)
     print(json.dumps(child(["--child", "judge", "refusal_semantic", n, "1"])))
