@@ -90,7 +90,7 @@ async def _accuracy(name: str) -> dict[str, Any]:
 
     rows = list(csv.DictReader(LABELS.read_text(encoding="utf-8").splitlines(keepends=True)))
     held = [r for r in rows if r["split"] == "heldout"]
-    judge = make_judge(name, PANEL if name == "panel" else None)
+    judge = make_judge(name)
     ctx = JudgeContext(templates=Templates())
     scores = await asyncio.gather(
         *(judge.score(JudgeInput(r["prompt"], r["response"]), ctx) for r in held)

@@ -31,14 +31,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling training
 
 from train_refusal_head import (
     best_threshold,
+    blocks_for,
     cached_embeddings,
-    fit_logistic,
+    fit_on,
     grid_models,
     log_loss,
 )
 
 from sagert.judges.harm_semantic import HEAD_FILE
-from sagert.judges.semantic_encoder import MODEL_NAME, load_pooled_encoder
+from sagert.judges.semantic_encoder import load_pooled_encoder
 from sagert.judges.semantic_head import Head, PairEmbeddings, embed_texts, features
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,12 +62,11 @@ F = NDArray[np.float64]
 
 
 def grid(models: list[str]) -> list[tuple[str, str, tuple[str, ...]]]:
-    """(encoder, feature-set name, blocks) of every candidate, each once: r_max is dropped for
-    an encoder that gives one vector per text (its max is its mean)."""
+    """(encoder, feature-set name, blocks) of every candidate, each once (blocks_for)."""
     out: dict[tuple[str, tuple[str, ...]], str] = {}
     for model in models:
         for label, blocks in FEATURE_SETS.items():
-            kept = blocks if model == MODEL_NAME else tuple(b for b in blocks if b != "r_max")
+            kept = blocks_for(model, blocks)
             out.setdefault((model, kept), label.replace("+max", "") if kept != blocks else label)
     return [(model, label, blocks) for (model, blocks), label in out.items()]
 
@@ -121,11 +121,8 @@ def main() -> None:
     print("validation log-loss (accuracy at 0.5); the held-out split is not looked at here:")
     for model, label, blocks in grid(list(by_model)):
         x = features(blocks, by_model[model]).astype(np.float64)
-        center, scale = x[train].mean(0), x[train].std(0) + 1e-6
-        z = (x - center) / scale
         for c in STRENGTHS:
-            w, b = fit_logistic(z[train], y[train], c)
-            p = 1 / (1 + np.exp(-(z @ w + b)))
+            p = fit_on(x, y, train, c).p
             loss = log_loss(p[val], y[val])
             accuracy = np.mean((p[val] >= 0.5) == y[val])
             print(f"  {model} {label} C={c} val loss={loss:.3f} acc={accuracy:.3f}", flush=True)
@@ -133,10 +130,8 @@ def main() -> None:
 
     loss, model, label, blocks, c = min(candidates, key=lambda t: t[0])
     x = features(blocks, by_model[model]).astype(np.float64)
-    center, scale = x[train].mean(0), x[train].std(0) + 1e-6
-    z = (x - center) / scale
-    w, b = fit_logistic(z[train], y[train], c)
-    p = 1 / (1 + np.exp(-(z @ w + b)))
+    fitted = fit_on(x, y, train, c)
+    p = fitted.p
     threshold = best_threshold(p[val], y[val])
     print(
         f"chosen: {model} {label} C={c} (validation log-loss {loss:.3f}), threshold {threshold:.3f}"
@@ -147,10 +142,10 @@ def main() -> None:
     }
     head = Head(
         blocks=blocks,
-        center=center.astype(np.float32),
-        scale=scale.astype(np.float32),
-        weights=w.astype(np.float32),
-        bias=b,
+        center=fitted.center.astype(np.float32),
+        scale=fitted.scale.astype(np.float32),
+        weights=fitted.weights.astype(np.float32),
+        bias=fitted.bias,
         threshold=threshold,
         meta={
             "model": model,

@@ -38,6 +38,7 @@ from sagert.judges.semantic_encoder import (
     MODEL_NAME,
     encoder_available,
     load_pooled_encoder,
+    side_by_side,
 )
 from sagert.judges.semantic_head import HEAD_FILE, Head, PairEmbeddings, embed_pairs, features
 
@@ -210,28 +211,32 @@ def cached_embeddings(
                 cache.write_bytes(pickle.dumps(stored))
         return stored[name]
 
-    return {model: side_by_side([one(part) for part in model.split("+")]) for model in models}
+    return {model: joined([one(part) for part in model.split("+")]) for model in models}
 
 
-def side_by_side(parts: Sequence[PairEmbeddings]) -> PairEmbeddings:
-    """Concatenated unit vectors scaled by 1/sqrt(k): exact, since every block is a row pick
-    or an elementwise max of the encoder's vectors, and scaling commutes with both."""
+def joined(parts: Sequence[PairEmbeddings]) -> PairEmbeddings:
+    """The encoders' stored embeddings side by side, block by block: exact, since every block is
+    a row pick or an elementwise max of the encoder's vectors, and scaling commutes with both."""
     if len(parts) == 1:
         return parts[0]
-    share = np.float32(1 / np.sqrt(len(parts)))
 
-    def joined(name: str) -> NDArray[np.float32]:
-        return (np.hstack([getattr(p, name) for p in parts]) * share).astype(np.float32)
+    def block(name: str) -> NDArray[np.float32]:
+        return side_by_side([getattr(p, name) for p in parts])
 
     return PairEmbeddings(
         prompts=parts[0].prompts,
         responses=parts[0].responses,
-        p_mean=joined("p_mean"),
-        r_mean=joined("r_mean"),
-        r_max=joined("r_max"),
-        s_max=joined("s_max"),
-        s_first=joined("s_first"),
+        p_mean=block("p_mean"),
+        r_mean=block("r_mean"),
+        r_max=block("r_max"),
+        s_max=block("s_max"),
+        s_first=block("s_first"),
     )
+
+
+def blocks_for(model: str, blocks: tuple[str, ...]) -> tuple[str, ...]:
+    """r_max is dropped for an encoder that gives one vector per text (its max is its mean)."""
+    return blocks if model == MODEL_NAME else tuple(b for b in blocks if b != "r_max")
 
 
 def grid(models: Sequence[str]) -> list[tuple[str, tuple[str, ...]]]:
@@ -239,7 +244,7 @@ def grid(models: Sequence[str]) -> list[tuple[str, tuple[str, ...]]]:
     out: dict[tuple[str, tuple[str, ...]], None] = {}
     for model in models:
         for emb in FEATURE_SETS.values():
-            kept = emb if model == MODEL_NAME else tuple(b for b in emb if b != "r_max")
+            kept = blocks_for(model, emb)
             for extra in EXTRAS.values():
                 out[(model, kept + extra)] = None
     return list(out)

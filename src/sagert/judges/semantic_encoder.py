@@ -29,8 +29,6 @@ from sagert.judges.semantic_head import Array, Pooled
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 """The English encoder, the default of every loader here."""
-EMBEDDING_DIM = 384
-"""MiniLM's width."""
 
 PooledEncoder = Callable[[Sequence[str]], Pooled]
 
@@ -52,6 +50,15 @@ def _unit(rows: Array) -> Array:
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     unit: Array = (rows / np.maximum(norms, 1e-12)).astype(np.float32)
     return unit
+
+
+def side_by_side(rows: Sequence[Array]) -> Array:
+    """Several encoders' unit rows for the same texts as one: joined, scaled by 1/sqrt(k), so
+    still unit length (the trainers join stored embeddings with it the same way)."""
+    if len(rows) == 1:
+        return rows[0]
+    joined: Array = (np.hstack(rows) / np.sqrt(len(rows))).astype(np.float32)
+    return joined
 
 
 def _minilm(batch_size: int, device: str) -> PooledEncoder:
@@ -158,7 +165,6 @@ def load_pooled_encoder(
     specs = encoder_specs(model)
     parts = [spec.build(batch_size, device) for spec in specs]
     dim = sum(spec.dim for spec in specs)
-    share = np.float32(1.0 / np.sqrt(len(parts)))
     lock = threading.Lock()  # one forward pass at a time: each engine already uses every core
 
     def encode(texts: Sequence[str]) -> Pooled:
@@ -167,11 +173,7 @@ def load_pooled_encoder(
             return Pooled(empty, empty)
         with lock:
             pooled = [part(texts) for part in parts]
-        if len(pooled) == 1:
-            return pooled[0]
-        mean = np.hstack([p.mean for p in pooled]) * share
-        peak = np.hstack([p.max for p in pooled]) * share
-        return Pooled(mean.astype(np.float32), peak.astype(np.float32))
+        return Pooled(side_by_side([p.mean for p in pooled]), side_by_side([p.max for p in pooled]))
 
     encode(["warm-up"])  # the first call also loads the kernels
     return encode
